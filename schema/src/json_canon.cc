@@ -1,0 +1,219 @@
+#include "custody/schema/json_canon.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include <boost/json/parser.hpp>
+
+namespace custody::schema {
+namespace {
+
+// Decodes one code point from valid UTF-8 at `*p`.
+uint32_t NextCodePoint(std::string_view s, size_t* p) {
+  const auto b = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
+  uint8_t c = b(*p);
+  if (c < 0x80) return (*p)++, c;
+  if (c < 0xE0) { uint32_t cp = (c & 0x1F) << 6 | (b(*p + 1) & 0x3F); *p += 2; return cp; }
+  if (c < 0xF0) {
+    uint32_t cp = (c & 0x0F) << 12 | (b(*p + 1) & 0x3F) << 6 | (b(*p + 2) & 0x3F);
+    *p += 3;
+    return cp;
+  }
+  uint32_t cp = (c & 0x07) << 18 | (b(*p + 1) & 0x3F) << 12 | (b(*p + 2) & 0x3F) << 6 |
+                (b(*p + 3) & 0x3F);
+  *p += 4;
+  return cp;
+}
+
+// UTF-16 code units of `cp` packed so that integer order is UTF-16 order.
+uint64_t Utf16Key(uint32_t cp) {
+  if (cp < 0x10000) return uint64_t{cp} << 16;
+  cp -= 0x10000;
+  return uint64_t{0xD800 + (cp >> 10)} << 16 | (0xDC00 + (cp & 0x3FF));
+}
+
+// RFC 8785 §3.2.3: member names sort by their UTF-16 code units. This differs
+// from UTF-8 byte order only between U+E000..U+FFFF and supplementary planes.
+bool Utf16Less(std::string_view a, std::string_view b) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    if (static_cast<uint8_t>(a[i]) < 0x80 && static_cast<uint8_t>(b[j]) < 0x80) {
+      if (a[i] != b[j]) return static_cast<uint8_t>(a[i]) < static_cast<uint8_t>(b[j]);
+      ++i, ++j;
+      continue;
+    }
+    const uint64_t ka = Utf16Key(NextCodePoint(a, &i));
+    const uint64_t kb = Utf16Key(NextCodePoint(b, &j));
+    if (ka != kb) return ka < kb;
+  }
+  return a.size() - i < b.size() - j;
+}
+
+void AppendPointerToken(std::string_view token, std::string* ptr) {
+  *ptr += '/';
+  for (char c : token) {
+    if (c == '~') *ptr += "~0";
+    else if (c == '/') *ptr += "~1";
+    else *ptr += c;
+  }
+}
+
+Status Fail(const std::string& pointer, const std::string& why) {
+  return Status::InvalidArgument((pointer.empty() ? std::string("/") : pointer) + ": " + why);
+}
+
+Status Append(const boost::json::value& v, std::string* out, std::string* pointer) {
+  switch (v.kind()) {
+    case boost::json::kind::null: *out += "null"; return Status::Ok();
+    case boost::json::kind::bool_: *out += v.get_bool() ? "true" : "false"; return Status::Ok();
+    case boost::json::kind::int64: {
+      const int64_t n = v.get_int64();
+      if (n > kMaxSafeInteger || n < -kMaxSafeInteger) {
+        return Fail(*pointer, "integer outside +/-(2^53-1)");
+      }
+      *out += std::to_string(n);
+      return Status::Ok();
+    }
+    case boost::json::kind::uint64: {
+      const uint64_t n = v.get_uint64();
+      if (n > static_cast<uint64_t>(kMaxSafeInteger)) {
+        return Fail(*pointer, "integer outside +/-(2^53-1)");
+      }
+      *out += std::to_string(n);
+      return Status::Ok();
+    }
+    case boost::json::kind::double_:
+      return Fail(*pointer, "non-integer numbers are not allowed (use an integer or a string)");
+    case boost::json::kind::string: {
+      const auto& s = v.get_string();
+      if (!IsValidUtf8(s)) return Fail(*pointer, "string is not valid UTF-8");
+      AppendJsonString(s, out);
+      return Status::Ok();
+    }
+    case boost::json::kind::array: {
+      *out += '[';
+      size_t index = 0;
+      for (const auto& element : v.get_array()) {
+        if (index > 0) *out += ',';
+        const size_t mark = pointer->size();
+        AppendPointerToken(std::to_string(index), pointer);
+        CUSTODY_RETURN_IF_ERROR(Append(element, out, pointer));
+        pointer->resize(mark);
+        ++index;
+      }
+      *out += ']';
+      return Status::Ok();
+    }
+    case boost::json::kind::object: {
+      const auto& obj = v.get_object();
+      std::vector<const boost::json::key_value_pair*> members;
+      members.reserve(obj.size());
+      for (const auto& kv : obj) {
+        if (!IsValidUtf8(kv.key())) return Fail(*pointer, "member name is not valid UTF-8");
+        members.push_back(&kv);
+      }
+      std::sort(members.begin(), members.end(),
+                [](auto* a, auto* b) { return Utf16Less(a->key(), b->key()); });
+      *out += '{';
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (i > 0) {
+          if (members[i]->key() == members[i - 1]->key()) {
+            return Fail(*pointer, "duplicate member \"" + std::string(members[i]->key()) + "\"");
+          }
+          *out += ',';
+        }
+        AppendJsonString(members[i]->key(), out);
+        *out += ':';
+        const size_t mark = pointer->size();
+        AppendPointerToken(members[i]->key(), pointer);
+        CUSTODY_RETURN_IF_ERROR(Append(members[i]->value(), out, pointer));
+        pointer->resize(mark);
+      }
+      *out += '}';
+      return Status::Ok();
+    }
+  }
+  return Status::Internal("unknown JSON kind");
+}
+
+}  // namespace
+
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->reserve(out->size() + s.size() + 2);
+  *out += '"';
+  size_t run = 0;  // start of the pending run of bytes that need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\b': *out += "\\b"; break;
+      case '\f': *out += "\\f"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        *out += "\\u00";
+        *out += kHex[c >> 4];
+        *out += kHex[c & 15];
+    }
+  }
+  out->append(s.data() + run, s.size() - run);
+  *out += '"';
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const auto c = static_cast<uint8_t>(s[i]);
+    if (c < 0x80) { ++i; continue; }
+    int len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return false;
+    if (i + len > n) return false;
+    for (int k = 1; k < len; ++k) {
+      const auto cc = static_cast<uint8_t>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (cc & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) {
+      return false;  // overlong
+    }
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+Status AppendCanonicalJson(const boost::json::value& value, std::string* out) {
+  std::string pointer;
+  return Append(value, out, &pointer);
+}
+
+Result<std::string> CanonicalJson(const boost::json::value& value) {
+  std::string out;
+  CUSTODY_RETURN_IF_ERROR(AppendCanonicalJson(value, &out));
+  return out;
+}
+
+Result<boost::json::value> ParseJson(std::string_view text) {
+  boost::json::parser parser;
+  boost::system::error_code ec;
+  const size_t consumed = parser.write(text.data(), text.size(), ec);
+  if (ec) {
+    return Status::InvalidArgument("invalid JSON at byte " + std::to_string(consumed) + ": " +
+                                   ec.message());
+  }
+  return parser.release();
+}
+
+}  // namespace custody::schema
