@@ -47,9 +47,12 @@ Result<std::string> SignNote(std::string_view text, const SigningKey& key);
 // Parses and verifies `note` against `verifiers`, with the semantics of
 // golang.org/x/mod/sumdb/note.Open: signatures from unknown keys are ignored;
 // a signature from a known key that does not verify is an error; at least one
-// known key must have signed; duplicate verifier keys (same name and id) are
-// an error. Returns the verified text. Corruption for a signature that does
-// not verify or no known signer; InvalidArgument for malformed input.
+// known key must have signed; a signature whose name and id match more than
+// one of `verifiers` is an error (ambiguous key; duplicates that no signature
+// names are harmless, as in note.Open). Returns the verified text with the
+// verified signatures (repeats dropped) in note order. Corruption for a
+// signature that does not verify or no known signer; InvalidArgument for
+// malformed input or an ambiguous key.
 Result<SignedNote> OpenNote(std::string_view note, std::span<const VerifierKey> verifiers);
 
 struct Checkpoint {
@@ -71,6 +74,8 @@ struct Checkpoint {
 };
 
 // Signs `checkpoint` with `key` and returns the whole signed note.
+// InvalidArgument when the checkpoint would not parse back to itself (empty
+// origin or extension, a field holding '\n', text that is not note text).
 Result<std::string> SignCheckpoint(const Checkpoint& checkpoint, const SigningKey& key);
 
 // Verifies a signed checkpoint note with `key` and parses its text. When

@@ -8,7 +8,8 @@
 // A SigningKey keeps its secret in sodium_malloc'd memory, mprotect'ed
 // PROT_NONE except for the instant of signing; it cannot be copied or
 // formatted, so it can never reach a log line. sodium_init() must have been
-// called (the programs' main does it; EnsureSodium() does it for tests).
+// called (the programs' main does it; EnsureSodium() does it for tests, and
+// Generate / FromSignerString / Load call EnsureSodium() themselves).
 //
 // Thread safety: VerifierKey is a value. SigningKey::Sign is safe to call from
 // several threads at once (the unprotect/protect pair is reference-counted
@@ -41,7 +42,8 @@ void EnsureSodium();
 uint32_t KeyId(std::string_view name, const PublicKey& public_key);
 
 // True when `name` is a valid note key name: non-empty, no '+', no Unicode
-// spaces, valid UTF-8.
+// spaces, valid UTF-8. Also false for ASCII control characters (which no
+// valid note can contain anyway).
 bool IsValidKeyName(std::string_view name);
 
 struct VerifierKey {
@@ -50,7 +52,8 @@ struct VerifierKey {
   PublicKey public_key{};
 
   // Parses "<name>+<hex id>+<base64(0x01||pk)>". InvalidArgument saying which
-  // part is wrong, including a key id that does not match name and key.
+  // part is wrong, including a key id that does not match name and key. The
+  // id may be upper or lower case hex (as in note.go); ToString writes lower.
   static Result<VerifierKey> Parse(std::string_view text);
   std::string ToString() const;
   // Ok when `signature` is a valid Ed25519 signature of `message` by this key.
@@ -63,7 +66,8 @@ class SigningKey {
  public:
   // A fresh random key named `name` (the log's origin).
   static Result<SigningKey> Generate(std::string_view name);
-  // Parses a "PRIVATE+KEY+..." signer key string.
+  // Parses a "PRIVATE+KEY+..." signer key string. InvalidArgument saying
+  // which part is wrong (never echoing the secret part).
   static Result<SigningKey> FromSignerString(std::string_view text);
   // Loads a key file written by Save. PermissionDenied when the file is
   // readable or writable by group or others (mode wider than 0600), naming
@@ -77,8 +81,9 @@ class SigningKey {
   SigningKey& operator=(const SigningKey&) = delete;
   ~SigningKey();
 
-  // Writes the signer string to `path`, created with mode 0600 (O_EXCL: never
-  // overwrites) and fsync'ed together with its directory.
+  // Writes the signer string and "\n" to `path`, created with mode 0600
+  // (O_EXCL: never overwrites; AlreadyExists if `path` exists) and fsync'ed
+  // together with its directory. On a write error the new file is removed.
   Status Save(const std::string& path) const;
 
   const VerifierKey& verifier() const { return verifier_; }

@@ -75,7 +75,12 @@ class CompactRange {
 Result<Hash> RootAt(uint64_t size, NodeReader& nodes);
 
 // The hash of the subtree over leaves [begin, end), which need not be
-// perfect. Requires begin < end <= stored size.
+// perfect: MTH(D[begin:end]) of RFC 9162. Requires begin < end <= stored size
+// (InvalidArgument for an empty range; the reader's NotFound beyond the
+// tree). popcount(end - begin) reads when begin is a multiple of the largest
+// power of two <= end - begin, as it is for every range a root or proof
+// needs; other ranges are split as MTH splits them and may read down to
+// the leaves.
 Result<Hash> RangeHash(uint64_t begin, uint64_t end, NodeReader& nodes);
 
 // RFC 9162 §2.1.3.1 inclusion proof of leaf `index` in the tree of `size`

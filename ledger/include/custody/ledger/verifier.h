@@ -1,0 +1,96 @@
+// The offline verifier: recomputes everything an auditor must not take on
+// trust, from the entry bytes, the signed checkpoints and the public key.
+//
+// Checks, in this order of precedence for each entry (the first failure in
+// log order is reported):
+//   1. entry i parses as a canonical entry envelope (entry.h);
+//   2. its seq is i (no gaps, no duplicates, no reordering);
+//   3. its prev is the leaf hash of entry i-1 (SHA-256 of nothing for i = 0);
+//   4. an `access` entry's decision names a policy (decision.policy_sha256)
+//      recorded by an earlier `policy` entry (body.sha256);
+// and for the checkpoints:
+//   5. every checkpoint is a C2SP signed note verified by the key, with the
+//      key's name as origin;
+//   6. every checkpoint's root equals the root recomputed over the first
+//      `size` entries, and no checkpoint is beyond the last entry;
+//   7. a trusted checkpoint from an earlier audit is consistent with the log
+//      (same root at its size; a log shorter than it has been rolled back).
+// Because every checkpoint is recomputed from the same entry sequence, all
+// verified checkpoints are mutually consistent; a checkpoint signed for a
+// forked log fails (6).
+//
+// Hashing and parsing run on `threads` threads; the chain and tree walk is
+// sequential and cheap.
+#ifndef CUSTODY_LEDGER_VERIFIER_H_
+#define CUSTODY_LEDGER_VERIFIER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "custody/ledger/hash.h"
+#include "custody/ledger/keys.h"
+
+namespace custody::ledger {
+
+struct VerifyOptions {
+  VerifierKey key;
+  // A signed checkpoint from an earlier audit (note text), if any.
+  std::optional<std::string> trusted_checkpoint;
+  // Called now and then from the verifying thread with (entries done, total).
+  std::function<void(uint64_t, uint64_t)> progress;
+  unsigned threads = 0;  // 0: one per core
+};
+
+// A named signed checkpoint: `name` is how failures refer to it (a file
+// name in a bundle, "checkpoint@<size>" in a data dir).
+struct NamedCheckpoint {
+  std::string name;
+  std::string note;
+};
+
+struct VerifyReport {
+  bool ok = false;
+  // On failure: the first bad entry and/or checkpoint, and why.
+  std::optional<uint64_t> bad_seq;
+  std::optional<std::string> bad_checkpoint;
+  std::string reason;
+
+  uint64_t entries = 0;
+  uint64_t checkpoints = 0;
+  uint64_t latest_checkpoint_size = 0;
+  std::map<std::string, uint64_t> kinds;  // entries per kind
+  uint64_t policies = 0;                  // `policy` entries
+  uint64_t alerts = 0;                    // rule hits recorded in decisions
+  std::string first_time, last_time;      // received_at of the first and last entry
+  Hash root{};                            // root over all entries
+
+  // "OK: ..." summary or "FAIL: seq N: reason".
+  std::string Summary() const;
+};
+
+// Verifies `entries` (entry bytes, in log order) against `checkpoints`.
+// Verification failures are reported in the VerifyReport (ok = false);
+// the Result fails only for bad options.
+Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
+                                   std::span<const NamedCheckpoint> checkpoints,
+                                   const VerifyOptions& options);
+
+// Verifies an export bundle directory: entries.ndjson (one entry per line,
+// each ending in '\n'), checkpoints/*.txt (signed notes), log.json.
+// IOError / NotFound / InvalidArgument for a bundle that cannot be read
+// (missing files, a line that is not an entry is a verification failure).
+Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& options);
+
+// Verifies a copy of a custodyd ledger directory, opened read-only (no lock
+// file is written).
+Result<VerifyReport> VerifyDataDir(const std::string& dir, const VerifyOptions& options);
+
+}  // namespace custody::ledger
+
+#endif  // CUSTODY_LEDGER_VERIFIER_H_

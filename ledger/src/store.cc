@@ -1,0 +1,633 @@
+#include "custody/ledger/store.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
+
+#include "custody/ledger/merkle.h"
+#include "lmdb_util.h"
+
+namespace custody::ledger {
+namespace {
+
+constexpr char kFormat[] = "custody-ledger-1";
+constexpr char kKeyFile[] = "signing.key";
+constexpr char kProducerSelf[] = "custodyd";
+
+MDB_val IntKey(const size_t* k) { return MDB_val{sizeof(size_t), const_cast<size_t*>(k)}; }
+
+// Reads complete-subtree hashes from the nodes table inside `txn`.
+class LmdbNodeReader final : public NodeReader {
+ public:
+  LmdbNodeReader(MDB_txn* txn, MDB_dbi nodes) : txn_(txn), nodes_(nodes) {}
+  Result<Hash> GetNode(uint32_t level, uint64_t index) override {
+    const size_t key = NodeKey(level, index);
+    MDB_val k = IntKey(&key), v;
+    int rc = mdb_get(txn_, nodes_, &k, &v);
+    if (rc != MDB_SUCCESS) {
+      return FromMdb(rc, "node " + std::to_string(level) + "/" + std::to_string(index));
+    }
+    if (v.mv_size != kHashSize) {
+      return Status::Corruption("node " + std::to_string(level) + "/" + std::to_string(index) +
+                                " is " + std::to_string(v.mv_size) + " bytes");
+    }
+    Hash h;
+    std::memcpy(h.data(), v.mv_data, kHashSize);
+    return h;
+  }
+
+ private:
+  MDB_txn* txn_;
+  MDB_dbi nodes_;
+};
+
+// The number of entries visible in `txn` (last key + 1).
+Result<uint64_t> CountEntries(MDB_txn* txn, MDB_dbi entries) {
+  MDB_cursor* c = nullptr;
+  CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_cursor_open(txn, entries, &c), "open cursor"));
+  MDB_val k, v;
+  int rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+  mdb_cursor_close(c);
+  if (rc == MDB_NOTFOUND) return uint64_t{0};
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "last entry"));
+  if (k.mv_size != sizeof(size_t)) return Status::Corruption("entries table has a bad key");
+  size_t last;
+  std::memcpy(&last, k.mv_data, sizeof last);
+  return uint64_t{last} + 1;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Ledger::Impl
+
+// The committed state the next write starts from. Guarded by state_mu.
+struct CommittedState {
+  CompactRange range;
+  Hash last_leaf = EmptyRoot();
+  std::string checkpoint;
+};
+
+struct Ledger::Impl {
+  LedgerOptions options;
+  MDB_env* env = nullptr;
+  MDB_dbi entries = 0, nodes = 0, checkpoints = 0, meta = 0;
+  std::optional<SigningKey> key;
+  VerifierKey verifier;
+  std::string origin;
+
+  // Readers and the writer hold it shared for the life of a transaction;
+  // growing the map takes it exclusively (LMDB requires no live txns).
+  mutable std::shared_mutex resize_mu;
+  std::atomic<uint64_t> map_size{0};
+
+  mutable std::mutex state_mu;
+  CommittedState state;
+  std::atomic<uint64_t> size{0};
+
+  ~Impl() {
+    if (env != nullptr) mdb_env_close(env);
+  }
+
+  Status OpenEnv();
+  Status OpenTables();
+  Status InitMeta();
+  Status LoadState();
+  Status Grow();
+};
+
+Status Ledger::Impl::OpenEnv() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(options.dir, ec)) {
+    if (options.read_only || !options.create_if_missing) {
+      return Status::NotFound("ledger directory " + options.dir + " does not exist");
+    }
+    fs::create_directories(options.dir, ec);
+    if (ec) return Status::IOError("cannot create " + options.dir + ": " + ec.message());
+    ::chmod(options.dir.c_str(), 0700);
+  }
+  CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_env_create(&env), "env create"));
+  CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_env_set_maxdbs(env, 4 + options.max_tables), "set maxdbs"));
+  CUSTODY_RETURN_IF_ERROR(
+      FromMdb(mdb_env_set_mapsize(env, options.initial_map_size), "set mapsize"));
+  // NOTLS: a ReadView may be created on one thread and used on another.
+  // NOLOCK for read-only opens: the verifier reads a copy and must not write
+  // even a lock file into it.
+  unsigned flags = MDB_NOTLS;
+  if (options.read_only) flags |= MDB_RDONLY | MDB_NOLOCK;
+  int rc = mdb_env_open(env, options.dir.c_str(), flags, 0600);
+  if (rc != MDB_SUCCESS) return FromMdb(rc, "open " + options.dir);
+  MDB_envinfo info;
+  mdb_env_info(env, &info);
+  map_size = info.me_mapsize;
+  return Status::Ok();
+}
+
+Status Ledger::Impl::OpenTables() {
+  MDB_txn* raw = nullptr;
+  CUSTODY_RETURN_IF_ERROR(FromMdb(
+      mdb_txn_begin(env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw), "begin"));
+  TxnHandle txn(raw);
+  const unsigned create = options.read_only ? 0 : MDB_CREATE;
+  auto open = [&](const char* name, unsigned flags, MDB_dbi* dbi) {
+    int rc = mdb_dbi_open(txn.get(), name, flags | create, dbi);
+    if (rc == MDB_NOTFOUND) {
+      return Status::NotFound(options.dir + " is not a custody ledger (no '" + name + "' table)");
+    }
+    return FromMdb(rc, std::string("open table ") + name);
+  };
+  CUSTODY_RETURN_IF_ERROR(open("entries", MDB_INTEGERKEY, &entries));
+  CUSTODY_RETURN_IF_ERROR(open("nodes", MDB_INTEGERKEY, &nodes));
+  CUSTODY_RETURN_IF_ERROR(open("checkpoints", MDB_INTEGERKEY, &checkpoints));
+  CUSTODY_RETURN_IF_ERROR(open("meta", 0, &meta));
+  // Committing (not aborting) keeps the handles open after the txn ends,
+  // read-only or not.
+  return txn.Commit();
+}
+
+Status Ledger::Impl::InitMeta() {
+  MDB_txn* raw = nullptr;
+  CUSTODY_RETURN_IF_ERROR(FromMdb(
+      mdb_txn_begin(env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw), "begin"));
+  TxnHandle txn(raw);
+  auto get = [&](std::string_view name) -> std::optional<std::string> {
+    MDB_val k = ToVal(name), v;
+    if (mdb_get(txn.get(), meta, &k, &v) != MDB_SUCCESS) return std::nullopt;
+    return std::string(FromVal(v));
+  };
+  auto put = [&](std::string_view name, std::string_view value) {
+    MDB_val k = ToVal(name), v = ToVal(value);
+    return FromMdb(mdb_put(txn.get(), meta, &k, &v, 0), "put meta");
+  };
+  const std::string key_path = (std::filesystem::path(options.dir) / kKeyFile).string();
+  std::optional<std::string> format = get("format");
+  if (!format) {
+    if (options.read_only) return Status::NotFound(options.dir + " holds no custody ledger");
+    if (options.origin.empty()) return Status::InvalidArgument("creating a ledger needs an origin");
+    auto loaded = SigningKey::Load(key_path);
+    if (loaded.status().IsNotFound()) {
+      CUSTODY_ASSIGN_OR_RETURN(SigningKey fresh, SigningKey::Generate(options.origin));
+      CUSTODY_RETURN_IF_ERROR(fresh.Save(key_path));
+      key.emplace(std::move(fresh));
+    } else if (!loaded.ok()) {
+      return loaded.status();
+    } else {
+      key.emplace(std::move(loaded).value());
+    }
+    if (key->name() != options.origin) {
+      return Status::InvalidArgument(key_path + " is named \"" + key->name() +
+                                     "\" but the origin is \"" + options.origin + "\"");
+    }
+    CUSTODY_RETURN_IF_ERROR(put("format", kFormat));
+    CUSTODY_RETURN_IF_ERROR(put("origin", options.origin));
+    CUSTODY_RETURN_IF_ERROR(put("verifier_key", key->verifier().ToString()));
+    origin = options.origin;
+    verifier = key->verifier();
+    return txn.Commit();
+  }
+  if (*format != kFormat) {
+    return Status::Corruption(options.dir + ": unknown ledger format \"" + *format + "\"");
+  }
+  std::optional<std::string> stored_origin = get("origin");
+  std::optional<std::string> stored_verifier = get("verifier_key");
+  if (!stored_origin || !stored_verifier) {
+    return Status::Corruption(options.dir + ": ledger meta lacks origin or verifier key");
+  }
+  if (!options.origin.empty() && options.origin != *stored_origin) {
+    return Status::InvalidArgument(options.dir + " holds the log \"" + *stored_origin +
+                                   "\", not \"" + options.origin + "\"");
+  }
+  origin = *stored_origin;
+  CUSTODY_ASSIGN_OR_RETURN(verifier, VerifierKey::Parse(*stored_verifier));
+  if (!options.read_only) {
+    CUSTODY_ASSIGN_OR_RETURN(SigningKey loaded, SigningKey::Load(key_path));
+    if (!(loaded.verifier() == verifier)) {
+      return Status::PermissionDenied(key_path + " is not the key this ledger was created with (" +
+                                      verifier.ToString() + ")");
+    }
+    key.emplace(std::move(loaded));
+  }
+  return Status::Ok();
+}
+
+Status Ledger::Impl::LoadState() {
+  MDB_txn* raw = nullptr;
+  CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_txn_begin(env, nullptr, MDB_RDONLY, &raw), "begin"));
+  TxnHandle txn(raw);
+  CUSTODY_ASSIGN_OR_RETURN(uint64_t n, CountEntries(txn.get(), entries));
+  if (options.read_only) {
+    // A read-only open serves the verifier, which recomputes everything
+    // itself and reports damage entry by entry; refusing to open here would
+    // hide where the damage is.
+    size = n;
+    return Status::Ok();
+  }
+  LmdbNodeReader reader(txn.get(), nodes);
+  auto range = CompactRange::Load(n, reader);
+  if (!range.ok()) return range.status().Annotate("loading the tree at size " + std::to_string(n));
+  CommittedState loaded;
+  loaded.range = std::move(range).value();
+  if (n > 0) {
+    CUSTODY_ASSIGN_OR_RETURN(loaded.last_leaf, reader.GetNode(0, n - 1));
+    // The newest entry must hash to its stored leaf: a cheap check that the
+    // tail of the log is intact before we extend it.
+    const size_t last = n - 1;
+    MDB_val k = IntKey(&last), v;
+    CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_get(txn.get(), entries, &k, &v), "last entry"));
+    if (LeafHash(FromVal(v)) != loaded.last_leaf) {
+      return Status::Corruption("entry " + std::to_string(last) +
+                                " does not match its stored leaf hash");
+    }
+    MDB_cursor* c = nullptr;
+    CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_cursor_open(txn.get(), checkpoints, &c), "cursor"));
+    MDB_val ck, cv;
+    int rc = mdb_cursor_get(c, &ck, &cv, MDB_LAST);
+    mdb_cursor_close(c);
+    if (rc == MDB_NOTFOUND) return Status::Corruption("log has entries but no checkpoint");
+    CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "latest checkpoint"));
+    loaded.checkpoint = std::string(FromVal(cv));
+    auto cp = OpenCheckpoint(loaded.checkpoint, verifier, origin);
+    if (!cp.ok()) return cp.status().Annotate("latest checkpoint");
+    if (cp->size != n || cp->root != loaded.range.Root()) {
+      return Status::Corruption("latest checkpoint (size " + std::to_string(cp->size) +
+                                ") does not match the stored tree (size " + std::to_string(n) +
+                                ")");
+    }
+  }
+  std::lock_guard lock(state_mu);
+  state = std::move(loaded);
+  size = n;
+  return Status::Ok();
+}
+
+Status Ledger::Impl::Grow() {
+  std::unique_lock lock(resize_mu);
+  const uint64_t current = map_size.load();
+  if (current >= options.max_map_size) {
+    return Status::Unavailable("ledger map is full at max_map_size " + std::to_string(current) +
+                               " bytes; raise max_map_size");
+  }
+  const uint64_t next = std::min(current * 2, options.max_map_size);
+  CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_env_set_mapsize(env, next), "grow map"));
+  MDB_envinfo info;
+  mdb_env_info(env, &info);
+  map_size = info.me_mapsize;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- WriteTxn
+
+struct WriteTxn::State {
+  Ledger::Impl* ledger;
+  TxnHandle txn;
+  CompactRange range;
+  Hash last_leaf;
+  uint64_t first_seq = 0;
+  bool map_full = false;
+  std::string scratch;
+
+  Status Check(int rc, std::string_view what) {
+    if (rc == MDB_MAP_FULL) map_full = true;
+    return FromMdb(rc, what);
+  }
+};
+
+uint64_t WriteTxn::size() const { return state_->range.size(); }
+
+Result<uint64_t> WriteTxn::Append(const PendingEntry& entry) {
+  State& s = *state_;
+  const size_t seq = s.range.size();
+  s.scratch.clear();
+  EncodeEntry(seq, s.last_leaf, entry, &s.scratch);
+  const Hash leaf = LeafHash(s.scratch);
+  MDB_val k = IntKey(&seq), v = ToVal(s.scratch);
+  CUSTODY_RETURN_IF_ERROR(
+      s.Check(mdb_put(s.txn.get(), s.ledger->entries, &k, &v, MDB_APPEND), "append entry"));
+  Status node_status;
+  s.range.Append(leaf, [&](uint32_t level, uint64_t index, const Hash& hash) {
+    if (!node_status.ok()) return;
+    const size_t key = NodeKey(level, index);
+    MDB_val nk = IntKey(&key);
+    MDB_val nv{kHashSize, const_cast<uint8_t*>(hash.data())};
+    node_status = s.Check(mdb_put(s.txn.get(), s.ledger->nodes, &nk, &nv, MDB_APPEND), "append node");
+  });
+  CUSTODY_RETURN_IF_ERROR(node_status);
+  s.last_leaf = leaf;
+  last_entry_.swap(s.scratch);
+  return uint64_t{seq};
+}
+
+Status WriteTxn::Put(Table table, std::string_view key, std::string_view value) {
+  MDB_val k = ToVal(key), v = ToVal(value);
+  return state_->Check(mdb_put(state_->txn.get(), table.dbi, &k, &v, 0), "put");
+}
+
+Status WriteTxn::Delete(Table table, std::string_view key) {
+  MDB_val k = ToVal(key);
+  return state_->Check(mdb_del(state_->txn.get(), table.dbi, &k, nullptr), "delete");
+}
+
+Result<std::optional<std::string_view>> WriteTxn::Get(Table table, std::string_view key) {
+  MDB_val k = ToVal(key), v;
+  int rc = mdb_get(state_->txn.get(), table.dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "get"));
+  return std::optional<std::string_view>(FromVal(v));
+}
+
+Result<Cursor> WriteTxn::NewCursor(Table table) {
+  MDB_cursor* c = nullptr;
+  CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_cursor_open(state_->txn.get(), table.dbi, &c), "cursor"));
+  return Cursor(c);
+}
+
+// ---------------------------------------------------------------- Cursor
+
+Cursor::Cursor(Cursor&& o) noexcept
+    : cursor_(std::exchange(o.cursor_, nullptr)), key_(o.key_), value_(o.value_) {}
+Cursor& Cursor::operator=(Cursor&& o) noexcept {
+  if (this != &o) {
+    if (cursor_ != nullptr) mdb_cursor_close(static_cast<MDB_cursor*>(cursor_));
+    cursor_ = std::exchange(o.cursor_, nullptr);
+    key_ = o.key_;
+    value_ = o.value_;
+  }
+  return *this;
+}
+Cursor::~Cursor() {
+  if (cursor_ != nullptr) mdb_cursor_close(static_cast<MDB_cursor*>(cursor_));
+}
+
+Result<bool> Cursor::Move(int op, std::string_view key) {
+  MDB_val k = ToVal(key), v;
+  int rc = mdb_cursor_get(static_cast<MDB_cursor*>(cursor_), &k, &v, static_cast<MDB_cursor_op>(op));
+  if (rc == MDB_NOTFOUND) {
+    key_ = value_ = {};
+    return false;
+  }
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "cursor"));
+  key_ = FromVal(k);
+  value_ = FromVal(v);
+  return true;
+}
+Result<bool> Cursor::Seek(std::string_view key) { return Move(MDB_SET_RANGE, key); }
+Result<bool> Cursor::SeekFirst() { return Move(MDB_FIRST); }
+Result<bool> Cursor::SeekLast() { return Move(MDB_LAST); }
+Result<bool> Cursor::Next() { return Move(MDB_NEXT); }
+Result<bool> Cursor::Prev() { return Move(MDB_PREV); }
+
+// ---------------------------------------------------------------- ReadView
+
+struct ReadView::Impl {
+  std::shared_lock<std::shared_mutex> resize_lock;
+  Ledger::Impl* ledger;
+  TxnHandle txn;
+};
+
+ReadView::ReadView(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ReadView::ReadView(ReadView&&) noexcept = default;
+ReadView& ReadView::operator=(ReadView&&) noexcept = default;
+ReadView::~ReadView() {
+  if (impl_) impl_->txn.Abort();  // end the txn before releasing the resize lock
+}
+
+Result<std::string_view> ReadView::Entry(uint64_t seq) {
+  if (seq >= size_) return Status::NotFound("no entry " + std::to_string(seq) + " (log size " +
+                                            std::to_string(size_) + ")");
+  const size_t key = seq;
+  MDB_val k = IntKey(&key), v;
+  int rc = mdb_get(impl_->txn.get(), impl_->ledger->entries, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status::Corruption("entry " + std::to_string(seq) + " is missing");
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "entry"));
+  return FromVal(v);
+}
+
+Result<std::string_view> ReadView::CheckpointAt(uint64_t size) {
+  const size_t key = size;
+  MDB_val k = IntKey(&key), v;
+  int rc = mdb_get(impl_->txn.get(), impl_->ledger->checkpoints, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status::NotFound("no checkpoint for size " + std::to_string(size));
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "checkpoint"));
+  return FromVal(v);
+}
+
+Result<std::string_view> ReadView::LatestCheckpoint() {
+  MDB_cursor* c = nullptr;
+  CUSTODY_RETURN_IF_ERROR(
+      FromMdb(mdb_cursor_open(impl_->txn.get(), impl_->ledger->checkpoints, &c), "cursor"));
+  MDB_val k, v;
+  int rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+  mdb_cursor_close(c);
+  if (rc == MDB_NOTFOUND) return Status::NotFound("the log is empty: no checkpoint yet");
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "checkpoint"));
+  return FromVal(v);
+}
+
+Status ReadView::ForEachCheckpoint(const std::function<Status(uint64_t, std::string_view)>& fn) {
+  MDB_cursor* c = nullptr;
+  CUSTODY_RETURN_IF_ERROR(
+      FromMdb(mdb_cursor_open(impl_->txn.get(), impl_->ledger->checkpoints, &c), "cursor"));
+  Cursor cursor(c);
+  CUSTODY_ASSIGN_OR_RETURN(bool more, cursor.SeekFirst());
+  while (more) {
+    size_t size;
+    if (cursor.key().size() != sizeof size) return Status::Corruption("bad checkpoint key");
+    std::memcpy(&size, cursor.key().data(), sizeof size);
+    CUSTODY_RETURN_IF_ERROR(fn(size, cursor.value()));
+    CUSTODY_ASSIGN_OR_RETURN(more, cursor.Next());
+  }
+  return Status::Ok();
+}
+
+namespace {
+Status CheckSize(uint64_t size, uint64_t have) {
+  if (size > have) {
+    return Status::InvalidArgument("tree size " + std::to_string(size) + " is beyond the log (" +
+                                   std::to_string(have) + " entries)");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+Result<Hash> ReadView::RootAt(uint64_t size) {
+  CUSTODY_RETURN_IF_ERROR(CheckSize(size, size_));
+  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->nodes);
+  return ledger::RootAt(size, reader);
+}
+
+Result<std::vector<Hash>> ReadView::InclusionProof(uint64_t index, uint64_t size) {
+  CUSTODY_RETURN_IF_ERROR(CheckSize(size, size_));
+  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->nodes);
+  return ledger::InclusionProof(index, size, reader);
+}
+
+Result<std::vector<Hash>> ReadView::ConsistencyProof(uint64_t from, uint64_t to) {
+  CUSTODY_RETURN_IF_ERROR(CheckSize(to, size_));
+  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->nodes);
+  return ledger::ConsistencyProof(from, to, reader);
+}
+
+Result<std::optional<std::string_view>> ReadView::Get(Table table, std::string_view key) {
+  MDB_val k = ToVal(key), v;
+  int rc = mdb_get(impl_->txn.get(), table.dbi, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::optional<std::string_view>();
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "get"));
+  return std::optional<std::string_view>(FromVal(v));
+}
+
+Result<Cursor> ReadView::NewCursor(Table table) {
+  MDB_cursor* c = nullptr;
+  CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_cursor_open(impl_->txn.get(), table.dbi, &c), "cursor"));
+  return Cursor(c);
+}
+
+Result<Cursor> ReadView::NewEntryCursor() { return NewCursor(Table{impl_->ledger->entries}); }
+
+// ---------------------------------------------------------------- Ledger
+
+Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Ledger::~Ledger() = default;
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
+  EnsureSodium();
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  if (impl->options.max_map_size < impl->options.initial_map_size) {
+    impl->options.max_map_size = impl->options.initial_map_size;
+  }
+  CUSTODY_RETURN_IF_ERROR(impl->OpenEnv());
+  CUSTODY_RETURN_IF_ERROR(impl->OpenTables());
+  CUSTODY_RETURN_IF_ERROR(impl->InitMeta());
+  CUSTODY_RETURN_IF_ERROR(impl->LoadState());
+  return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
+}
+
+Result<Table> Ledger::OpenTable(const std::string& name) {
+  if (name == "entries" || name == "nodes" || name == "checkpoints" || name == "meta") {
+    return Status::InvalidArgument("table name \"" + name + "\" is reserved by the ledger");
+  }
+  std::shared_lock lock(impl_->resize_mu);
+  MDB_txn* raw = nullptr;
+  const bool ro = impl_->options.read_only;
+  CUSTODY_RETURN_IF_ERROR(
+      FromMdb(mdb_txn_begin(impl_->env, nullptr, ro ? MDB_RDONLY : 0, &raw), "begin"));
+  TxnHandle txn(raw);
+  MDB_dbi dbi;
+  int rc = mdb_dbi_open(txn.get(), name.c_str(), ro ? 0 : MDB_CREATE, &dbi);
+  if (rc == MDB_NOTFOUND) return Status::NotFound("no table \"" + name + "\"");
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "open table " + name));
+  CUSTODY_RETURN_IF_ERROR(txn.Commit());  // also for read-only: keeps the handle open
+  return Table{dbi};
+}
+
+Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
+  Impl& im = *impl_;
+  if (im.options.read_only || !im.key) {
+    return Status::FailedPrecondition("ledger opened read-only");
+  }
+  for (;;) {
+    bool grow = false;
+    Result<CommitInfo> result = [&]() -> Result<CommitInfo> {
+      std::shared_lock lock(im.resize_mu);
+      WriteTxn::State st;
+      st.ledger = &im;
+      {
+        std::lock_guard state_lock(im.state_mu);
+        st.range = im.state.range;
+        st.last_leaf = im.state.last_leaf;
+      }
+      st.first_seq = st.range.size();
+      MDB_txn* raw = nullptr;
+      CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_txn_begin(im.env, nullptr, 0, &raw), "begin write"));
+      st.txn = TxnHandle(raw);
+      WriteTxn txn(&st);
+      Status s = work(txn);
+      if (st.map_full) {
+        grow = true;
+        return s.ok() ? Status::Unavailable("map full") : s;
+      }
+      CUSTODY_RETURN_IF_ERROR(s);
+
+      CommitInfo info;
+      info.first_seq = st.first_seq;
+      info.size = st.range.size();
+      info.root = st.range.Root();
+      if (info.size != st.first_seq) {
+        Checkpoint cp{im.origin, info.size, info.root, {}};
+        CUSTODY_ASSIGN_OR_RETURN(info.checkpoint, SignCheckpoint(cp, *im.key));
+        const size_t key = info.size;
+        MDB_val k = IntKey(&key), v = ToVal(info.checkpoint);
+        Status put = st.Check(mdb_put(st.txn.get(), im.checkpoints, &k, &v, MDB_APPEND),
+                              "put checkpoint");
+        if (st.map_full) grow = true;
+        CUSTODY_RETURN_IF_ERROR(put);
+      }
+      const int rc = st.txn.CommitRaw();
+      if (rc == MDB_MAP_FULL) {
+        grow = true;
+        return FromMdb(rc, "commit");
+      }
+      CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "commit"));
+
+      std::lock_guard state_lock(im.state_mu);
+      if (info.size != st.first_seq) {
+        im.state.range = std::move(st.range);
+        im.state.last_leaf = st.last_leaf;
+        im.state.checkpoint = info.checkpoint;
+        im.size = info.size;
+      } else {
+        info.checkpoint = im.state.checkpoint;
+      }
+      return info;
+    }();
+    if (!grow) return result;
+    CUSTODY_RETURN_IF_ERROR(im.Grow());
+  }
+}
+
+Result<CommitInfo> Ledger::AppendBatch(std::span<const PendingEntry> batch) {
+  return Write([&](WriteTxn& txn) -> Status {
+    for (const PendingEntry& e : batch) {
+      CUSTODY_ASSIGN_OR_RETURN(uint64_t seq, txn.Append(e));
+      (void)seq;
+    }
+    return Status::Ok();
+  });
+}
+
+Result<ReadView> Ledger::Read() {
+  auto impl = std::make_unique<ReadView::Impl>();
+  impl->resize_lock = std::shared_lock(impl_->resize_mu);
+  impl->ledger = impl_.get();
+  MDB_txn* raw = nullptr;
+  CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_txn_begin(impl_->env, nullptr, MDB_RDONLY, &raw), "begin read"));
+  impl->txn = TxnHandle(raw);
+  CUSTODY_ASSIGN_OR_RETURN(uint64_t n, CountEntries(raw, impl_->entries));
+  ReadView view(std::move(impl));
+  view.size_ = n;
+  return view;
+}
+
+uint64_t Ledger::size() const { return impl_->size.load(); }
+
+std::string Ledger::LatestCheckpoint() const {
+  std::lock_guard lock(impl_->state_mu);
+  return impl_->state.checkpoint;
+}
+
+Hash Ledger::LatestRoot() const {
+  std::lock_guard lock(impl_->state_mu);
+  return impl_->state.range.Root();
+}
+
+const std::string& Ledger::origin() const { return impl_->origin; }
+const VerifierKey& Ledger::verifier_key() const { return impl_->verifier; }
+const std::string& Ledger::dir() const { return impl_->options.dir; }
+uint64_t Ledger::map_size() const { return impl_->map_size.load(); }
+
+}  // namespace custody::ledger

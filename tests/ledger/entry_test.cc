@@ -1,0 +1,77 @@
+#include "custody/ledger/entry.h"
+
+#include <gtest/gtest.h>
+
+#include "custody/schema/json_canon.h"
+#include "ledger/ledger_test_util.h"
+#include "testing/status_matchers.h"
+
+namespace custody::ledger {
+namespace {
+
+TEST(Entry, EncodesCanonicalEnvelope) {
+  PendingEntry e = testutil::NoteEntry(3);
+  e.kind = "access";
+  e.decision = R"({"hits":[],"policy_sha256":"ab"})";
+  std::string bytes;
+  EncodeEntry(3, EmptyRoot(), e, &bytes);
+  EXPECT_EQ(bytes,
+            R"({"body":{"i":3,"pad":"xxxxxxxxxxxxxxxx"},"decision":{"hits":[],"policy_sha256":"ab"},)"
+            R"("kind":"access","prev":"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",)"
+            R"("producer":"tester","received_at":"2026-05-04T09:00:00.000003Z","seq":3,"v":1})");
+  auto parsed = schema::ParseJson(bytes);
+  ASSERT_OK(parsed);
+  ASSERT_OK_AND_ASSIGN(std::string canon, schema::CanonicalJson(*parsed));
+  EXPECT_EQ(canon, bytes);
+}
+
+TEST(Entry, DecodeRoundTrip) {
+  std::string bytes;
+  const Hash prev = LeafHash(std::string_view("previous"));
+  EncodeEntry(41, prev, testutil::NoteEntry(41), &bytes);
+  ASSERT_OK_AND_ASSIGN(DecodedEntry d, DecodeEntry(bytes));
+  EXPECT_EQ(d.seq, 41u);
+  EXPECT_EQ(d.prev, prev);
+  EXPECT_EQ(d.kind, "note");
+  EXPECT_EQ(d.producer, "tester");
+  EXPECT_TRUE(d.decision.is_null());
+}
+
+TEST(Entry, EscapesProducerAndKindSoNoNewlineAppears) {
+  PendingEntry e = testutil::NoteEntry(0);
+  e.producer = "evil\nproducer\"";
+  std::string bytes;
+  EncodeEntry(0, EmptyRoot(), e, &bytes);
+  EXPECT_EQ(bytes.find('\n'), std::string::npos);
+  ASSERT_OK_AND_ASSIGN(DecodedEntry d, DecodeEntry(bytes));
+  EXPECT_EQ(d.producer, "evil\nproducer\"");
+}
+
+TEST(Entry, DecodeRejectsBadEnvelopes) {
+  std::string good;
+  EncodeEntry(0, EmptyRoot(), testutil::NoteEntry(0), &good);
+  const std::string cases[] = {
+      "not json",
+      "[]",
+      // whitespace: not canonical
+      std::string(good).insert(1, " "),
+      // version 2
+      good.substr(0, good.size() - 2) + "2}",
+      // missing body
+      R"({"kind":"note","prev":"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=","producer":"p","received_at":"2026-05-04T09:00:00.000000Z","seq":0,"v":1})",
+      // short prev
+      R"({"body":{},"kind":"note","prev":"AAAA","producer":"p","received_at":"2026-05-04T09:00:00.000000Z","seq":0,"v":1})",
+      // extra member
+      R"({"body":{},"extra":1,"kind":"note","prev":"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=","producer":"p","received_at":"2026-05-04T09:00:00.000000Z","seq":0,"v":1})",
+      // unsorted members
+      R"({"kind":"note","body":{},"prev":"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=","producer":"p","received_at":"2026-05-04T09:00:00.000000Z","seq":0,"v":1})",
+  };
+  for (const auto& c : cases) {
+    auto d = DecodeEntry(c);
+    EXPECT_FALSE(d.ok()) << c;
+    if (!d.ok()) EXPECT_TRUE(d.status().IsCorruption()) << d.status().ToString();
+  }
+}
+
+}  // namespace
+}  // namespace custody::ledger

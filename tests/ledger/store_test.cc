@@ -1,0 +1,251 @@
+#include "custody/ledger/store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "custody/ledger/checkpoint.h"
+#include "custody/ledger/merkle.h"
+#include "ledger/ledger_test_util.h"
+#include "testing/status_matchers.h"
+#include "testing/temp_dir.h"
+
+namespace custody::ledger {
+namespace {
+
+using testutil::NoteBatch;
+using testutil::OpenLedgerOrDie;
+
+TEST(Ledger, CreatesKeyWithMode0600AndEmptyLog) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"));
+  EXPECT_EQ(ledger->size(), 0u);
+  EXPECT_EQ(ledger->LatestRoot(), EmptyRoot());
+  EXPECT_EQ(ledger->origin(), "test.example/log");
+  struct stat st;
+  ASSERT_EQ(::stat(dir.File("log/signing.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(ledger->verifier_key().name, "test.example/log");
+}
+
+TEST(Ledger, AppendBatchAssignsSeqsAndSignsCheckpoint) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"));
+  ASSERT_OK_AND_ASSIGN(CommitInfo a, ledger->AppendBatch(NoteBatch(0, 3)));
+  EXPECT_EQ(a.first_seq, 0u);
+  EXPECT_EQ(a.size, 3u);
+  ASSERT_OK_AND_ASSIGN(CommitInfo b, ledger->AppendBatch(NoteBatch(3, 2)));
+  EXPECT_EQ(b.first_seq, 3u);
+  EXPECT_EQ(b.size, 5u);
+  ASSERT_OK_AND_ASSIGN(Checkpoint cp, OpenCheckpoint(b.checkpoint, ledger->verifier_key(),
+                                                     std::string_view("test.example/log")));
+  EXPECT_EQ(cp.size, 5u);
+  EXPECT_EQ(cp.root, b.root);
+  EXPECT_EQ(ledger->LatestCheckpoint(), b.checkpoint);
+
+  // The stored entries form the hash chain and the tree the checkpoint signs.
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger->Read());
+  ASSERT_EQ(view.size(), 5u);
+  MemoryTree tree;
+  Hash prev = EmptyRoot();
+  for (uint64_t i = 0; i < 5; ++i) {
+    ASSERT_OK_AND_ASSIGN(std::string_view bytes, view.Entry(i));
+    ASSERT_OK_AND_ASSIGN(DecodedEntry d, DecodeEntry(bytes));
+    EXPECT_EQ(d.seq, i);
+    EXPECT_EQ(d.prev, prev);
+    prev = LeafHash(bytes);
+    tree.AppendLeaf(prev);
+  }
+  EXPECT_EQ(tree.Root(), cp.root);
+  ASSERT_OK_AND_ASSIGN(std::string_view note3, view.CheckpointAt(3));
+  EXPECT_EQ(note3, a.checkpoint);
+}
+
+TEST(Ledger, ProofsFromStoreVerifyAtEverySize) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"));
+  std::vector<Hash> roots = {EmptyRoot()};
+  for (uint64_t i = 0; i < 70; i += 7) {
+    ASSERT_OK_AND_ASSIGN(CommitInfo c, ledger->AppendBatch(NoteBatch(i, 7)));
+    (void)c;
+  }
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger->Read());
+  std::vector<Hash> leaves;
+  for (uint64_t i = 0; i < view.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(std::string_view bytes, view.Entry(i));
+    leaves.push_back(LeafHash(bytes));
+  }
+  for (uint64_t size = 1; size <= view.size(); ++size) {
+    ASSERT_OK_AND_ASSIGN(Hash root, view.RootAt(size));
+    for (uint64_t i = 0; i < size; ++i) {
+      ASSERT_OK_AND_ASSIGN(auto proof, view.InclusionProof(i, size));
+      EXPECT_OK(VerifyInclusion(i, size, leaves[i], proof, root));
+    }
+    for (uint64_t from = 1; from <= size; ++from) {
+      ASSERT_OK_AND_ASSIGN(Hash from_root, view.RootAt(from));
+      ASSERT_OK_AND_ASSIGN(auto proof, view.ConsistencyProof(from, size));
+      EXPECT_OK(VerifyConsistency(from, size, from_root, root, proof));
+    }
+  }
+  EXPECT_FALSE(view.InclusionProof(0, view.size() + 1).ok());
+  EXPECT_TRUE(view.Entry(view.size()).status().IsNotFound());
+}
+
+TEST(Ledger, ReopenKeepsChainHeadAndContinues) {
+  testing::ScopedTempDir dir;
+  Hash root;
+  std::string checkpoint;
+  {
+    auto ledger = OpenLedgerOrDie(dir.File("log"));
+    ASSERT_OK(ledger->AppendBatch(NoteBatch(0, 10)));
+    root = ledger->LatestRoot();
+    checkpoint = ledger->LatestCheckpoint();
+  }
+  auto ledger = OpenLedgerOrDie(dir.File("log"));
+  EXPECT_EQ(ledger->size(), 10u);
+  EXPECT_EQ(ledger->LatestRoot(), root);
+  EXPECT_EQ(ledger->LatestCheckpoint(), checkpoint);
+  ASSERT_OK_AND_ASSIGN(CommitInfo c, ledger->AppendBatch(NoteBatch(10, 1)));
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger->Read());
+  ASSERT_OK_AND_ASSIGN(std::string_view e9, view.Entry(9));
+  ASSERT_OK_AND_ASSIGN(std::string_view e10, view.Entry(10));
+  ASSERT_OK_AND_ASSIGN(DecodedEntry d, DecodeEntry(e10));
+  EXPECT_EQ(d.prev, LeafHash(e9));
+  EXPECT_EQ(c.size, 11u);
+}
+
+TEST(Ledger, RefusesOtherOriginAndForeignKey) {
+  testing::ScopedTempDir dir;
+  { auto ledger = OpenLedgerOrDie(dir.File("log")); }
+  LedgerOptions o;
+  o.dir = dir.File("log");
+  o.origin = "other.example/log";
+  EXPECT_TRUE(Ledger::Open(o).status().IsInvalidArgument());
+
+  // Replace the key file with a different key of the same name.
+  std::filesystem::remove(dir.File("log/signing.key"));
+  ASSERT_OK_AND_ASSIGN(SigningKey other, SigningKey::Generate("test.example/log"));
+  ASSERT_OK(other.Save(dir.File("log/signing.key")));
+  o.origin = "";
+  auto reopened = Ledger::Open(o);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), schema::Code::kPermissionDenied)
+      << reopened.status().ToString();
+}
+
+TEST(Ledger, FailedWorkLeavesLedgerUnchanged) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"));
+  ASSERT_OK_AND_ASSIGN(Table side, ledger->OpenTable("side"));
+  ASSERT_OK(ledger->AppendBatch(NoteBatch(0, 2)));
+  const Hash before = ledger->LatestRoot();
+  auto r = ledger->Write([&](WriteTxn& txn) -> Status {
+    CUSTODY_RETURN_IF_ERROR(txn.Append(testutil::NoteEntry(2)).status());
+    CUSTODY_RETURN_IF_ERROR(txn.Put(side, "k", "v"));
+    return Status::InvalidArgument("caller changed its mind");
+  });
+  EXPECT_TRUE(r.status().IsInvalidArgument());
+  EXPECT_EQ(ledger->size(), 2u);
+  EXPECT_EQ(ledger->LatestRoot(), before);
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger->Read());
+  EXPECT_EQ(view.size(), 2u);
+  ASSERT_OK_AND_ASSIGN(auto got, view.Get(side, "k"));
+  EXPECT_FALSE(got.has_value());
+}
+
+TEST(Ledger, CallerTablesCommitAtomicallyWithEntries) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"));
+  ASSERT_OK_AND_ASSIGN(Table index, ledger->OpenTable("index"));
+  ASSERT_OK(ledger->Write([&](WriteTxn& txn) -> Status {
+    CUSTODY_ASSIGN_OR_RETURN(uint64_t seq, txn.Append(testutil::NoteEntry(0)));
+    return txn.Put(index, "subject-a", std::to_string(seq));
+  }));
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger->Read());
+  ASSERT_OK_AND_ASSIGN(auto got, view.Get(index, "subject-a"));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, "0");
+  ASSERT_OK_AND_ASSIGN(Cursor c, view.NewCursor(index));
+  ASSERT_OK_AND_ASSIGN(bool found, c.Seek("subject"));
+  EXPECT_TRUE(found);
+  EXPECT_EQ(c.key(), "subject-a");
+  EXPECT_TRUE(ledger->OpenTable("entries").status().IsInvalidArgument());
+}
+
+TEST(Ledger, MapGrowsWhenFull) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"), /*initial_map=*/1 << 20, /*max_map=*/64 << 20);
+  const uint64_t initial = ledger->map_size();
+  for (uint64_t i = 0; i < 40; ++i) {
+    ASSERT_OK(ledger->AppendBatch(NoteBatch(i * 100, 100, 500)));
+  }
+  EXPECT_GT(ledger->map_size(), initial);
+  EXPECT_EQ(ledger->size(), 4000u);
+}
+
+TEST(Ledger, FullMapAtMaxIsUnavailableAndLosesNothing) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"), 1 << 20, 2 << 20);
+  uint64_t acked = 0;
+  Status last;
+  for (int round = 0; round < 200; ++round) {
+    auto r = ledger->AppendBatch(NoteBatch(acked, 50, 500));
+    if (!r.ok()) {
+      last = r.status();
+      break;
+    }
+    acked = r->size;
+  }
+  ASSERT_TRUE(last.IsUnavailable()) << last.ToString();
+  EXPECT_NE(last.message().find("max_map_size"), std::string::npos) << last.message();
+  EXPECT_EQ(ledger->size(), acked);
+  const std::string checkpoint = ledger->LatestCheckpoint();
+  ledger.reset();
+  auto reopened = OpenLedgerOrDie(dir.File("log"), 1 << 20, 2 << 20);
+  EXPECT_EQ(reopened->size(), acked);
+  EXPECT_EQ(reopened->LatestCheckpoint(), checkpoint);
+}
+
+TEST(Ledger, ReadOnlyOpenWritesNothing) {
+  testing::ScopedTempDir dir;
+  {
+    auto ledger = OpenLedgerOrDie(dir.File("log"));
+    ASSERT_OK(ledger->AppendBatch(NoteBatch(0, 3)));
+  }
+  std::filesystem::remove(dir.File("log/lock.mdb"));
+  LedgerOptions o;
+  o.dir = dir.File("log");
+  o.read_only = true;
+  ASSERT_OK_AND_ASSIGN(auto ledger, Ledger::Open(o));
+  EXPECT_EQ(ledger->size(), 3u);
+  EXPECT_FALSE(ledger->AppendBatch(NoteBatch(3, 1)).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir.File("log/lock.mdb")));
+}
+
+TEST(Ledger, OpenRejectsTamperedTail) {
+  testing::ScopedTempDir dir;
+  {
+    auto ledger = OpenLedgerOrDie(dir.File("log"));
+    ASSERT_OK(ledger->AppendBatch(NoteBatch(0, 5)));
+  }
+  // Flip a byte of the last entry's body in the data file.
+  const std::string path = dir.File("log/data.mdb");
+  std::string data = testing::ReadFileOrDie(path);
+  const std::string needle = "{\"i\":4,";
+  size_t copies = 0;  // LMDB may hold stale copies of the page: alter all
+  for (size_t at = data.find(needle); at != std::string::npos; at = data.find(needle, at + 1)) {
+    data[at + 5] = '5';
+    ++copies;
+  }
+  ASSERT_GT(copies, 0u);
+  testing::WriteFileOrDie(path, data);
+  LedgerOptions o;
+  o.dir = dir.File("log");
+  auto reopened = Ledger::Open(o);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_TRUE(reopened.status().IsCorruption()) << reopened.status().ToString();
+}
+
+}  // namespace
+}  // namespace custody::ledger
