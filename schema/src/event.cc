@@ -1,12 +1,12 @@
 #include "custody/schema/event.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <utility>
+
 #include <boost/json/error.hpp>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
-#include <charconv>
-#include <cstdint>
-#include <utility>
 
 #include "custody/schema/json_canon.h"
 

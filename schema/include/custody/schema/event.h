@@ -43,9 +43,9 @@
 // Unknown fields at any level are errors ("unknown field; allowed: ..."),
 // never dropped silently. A member name repeated in one object keeps its last
 // value (boost::json's parser; the ledger stores the normalised body, so the
-// stored event is never ambiguous). An optional field given as JSON null is treated as
-// absent (producers in many languages serialise "no value" as null); a
-// required field given as null is a type error. Nothing else is inferred:
+// stored event is never ambiguous). An optional field given as JSON null is
+// treated as absent (producers in many languages serialise "no value" as
+// null); a required field given as null is a type error. Nothing else is inferred:
 // subjects.count is not checked against the jurisdiction counts or the ids
 // (a subject may have several jurisdictions, and ids may be a sample).
 //
@@ -57,9 +57,6 @@
 #define CUSTODY_SCHEMA_EVENT_H_
 
 #include <array>
-#include <boost/json/object.hpp>
-#include <boost/json/storage_ptr.hpp>
-#include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -68,13 +65,17 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
+#include <boost/json/storage_ptr.hpp>
+#include <boost/json/value.hpp>
+
 #include "custody/schema/clock.h"
 
 namespace custody::schema {
 
 // ---------------------------------------------------------------------------
-// Limits. Part of the producer contract (documented in docs/API); raising one
-// is compatible, lowering one is not.
+// Limits. Part of the producer contract: raising one is compatible, lowering
+// one is not.
 
 inline constexpr size_t kMaxEventIdBytes = 128;
 inline constexpr size_t kMaxIdBytes = 256;    // actor.id, target.system, subject ids, context ...
