@@ -96,8 +96,9 @@ bool Chop(std::string_view* rest, std::string_view* before) {
 
 // Checks the parts shared by verifier and signer strings: name, hex id and
 // base64(0x01 || 32 bytes). *key receives the decoded bytes (algorithm byte
-// first), which the caller must wipe, even on error, when they are a seed. `what` names the string
-// in errors; the base64 text itself is never echoed (it may be a secret).
+// first), which the caller must wipe, even on error, when they are a seed.
+// `what` names the string in errors; the base64 text itself is never echoed
+// (it may be a secret).
 Status ParseKeyParts(std::string_view what, std::string_view name, std::string_view hex,
                      std::string_view b64, uint32_t* id, std::vector<uint8_t>* key) {
   if (!IsValidKeyName(name)) {
@@ -187,7 +188,7 @@ bool IsValidKeyName(std::string_view name) {
     if (!internal::DecodeUtf8(name.substr(i), &r, &n)) return false;
     // Control characters are not spaces to Go, but a name holding one could
     // never appear in a valid note, so refuse it up front.
-    if (r == '+' || r < 0x20 || r == 0x7F || internal::IsUnicodeSpace(r)) return false;
+    if (r == '+' || r < 0x20 || internal::IsUnicodeSpace(r)) return false;
     i += n;
   }
   return true;
@@ -233,8 +234,9 @@ bool VerifierKey::Verify(std::string_view message, std::span<const uint8_t> sign
 // --- SigningKey ---
 
 // The 64-byte libsodium secret key (seed || public key) in sodium_malloc
-// memory. `users` counts the Sign calls in flight: the first to start makes
-// the page readable, the last to finish makes it inaccessible again.
+// memory. `readers` counts the uses in flight (Sign, Save): the first to start
+// makes the page readable, the last to finish makes it inaccessible again, so
+// concurrent signers never re-protect the page under each other.
 struct SigningKey::Secret {
   Secret() : key(static_cast<unsigned char*>(sodium_malloc(crypto_sign_SECRETKEYBYTES))) {
     if (key == nullptr) Die("sodium_malloc failed");
@@ -247,41 +249,32 @@ struct SigningKey::Secret {
     if (sodium_mprotect_noaccess(key) != 0) Die("sodium_mprotect_noaccess failed");
   }
 
-  unsigned char* key;
+  // Keeps the key readable for its lifetime.
+  class Reader {
+   public:
+    explicit Reader(Secret& s) : s_(s) {
+      std::lock_guard<std::mutex> lock(s_.mu);
+      if (s_.readers++ == 0 && sodium_mprotect_readonly(s_.key) != 0) {
+        Die("sodium_mprotect_readonly failed");
+      }
+    }
+    ~Reader() {
+      std::lock_guard<std::mutex> lock(s_.mu);
+      if (--s_.readers == 0) s_.Protect();
+    }
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+
+    const unsigned char* key() const { return s_.key; }
+
+   private:
+    Secret& s_;
+  };
+
+  unsigned char* const key;
   std::mutex mu;
-  int users = 0;  // guarded by mu
+  int readers = 0;  // guarded by mu
 };
-
-namespace {
-
-// Makes the secret readable for this object's lifetime (reference-counted so
-// that concurrent signers do not re-protect the page under each other).
-class SecretReader {
- public:
-  SecretReader(unsigned char* key, std::mutex* mu, int* users) : key_(key), mu_(mu), users_(users) {
-    std::lock_guard<std::mutex> lock(*mu_);
-    if ((*users_)++ == 0 && sodium_mprotect_readonly(key_) != 0) {
-      Die("sodium_mprotect_readonly failed");
-    }
-  }
-  ~SecretReader() {
-    std::lock_guard<std::mutex> lock(*mu_);
-    if (--(*users_) == 0 && sodium_mprotect_noaccess(key_) != 0) {
-      Die("sodium_mprotect_noaccess failed");
-    }
-  }
-  SecretReader(const SecretReader&) = delete;
-  SecretReader& operator=(const SecretReader&) = delete;
-
-  const unsigned char* key() const { return key_; }
-
- private:
-  unsigned char* key_;
-  std::mutex* mu_;
-  int* users_;
-};
-
-}  // namespace
 
 SigningKey::SigningKey(std::unique_ptr<Secret> secret, VerifierKey verifier)
     : secret_(std::move(secret)), verifier_(std::move(verifier)) {}
@@ -346,8 +339,9 @@ Result<SigningKey> SigningKey::Load(const std::string& path) {
   if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) return Status::NotFound(path + ": no such key file");
-    if (err == EACCES)
+    if (err == EACCES) {
       return Status::PermissionDenied(path + ": cannot open key file: " + std::strerror(err));
+    }
     return Status::FromErrno(err, "open " + path);
   }
   // The mode is checked on the open descriptor, before any secret byte is read.
@@ -403,9 +397,9 @@ Status SigningKey::Save(const std::string& path) const {
   // Assemble the whole file in protected memory: prefix, base64(0x01||seed), "\n".
   const size_t b64_len = sodium_base64_ENCODED_LEN(kEncodedKeySize, sodium_base64_VARIANT_ORIGINAL);
   SecureBytes raw(kEncodedKeySize);
-  SecureBytes file(prefix.size() + b64_len + 1);
+  SecureBytes file(prefix.size() + b64_len);
   {
-    SecretReader reader(secret_->key, &secret_->mu, &secret_->users);
+    Secret::Reader reader(*secret_);
     raw.data()[0] = static_cast<char>(kAlgEd25519);
     std::memcpy(raw.data() + 1, reader.key(), crypto_sign_SEEDBYTES);  // sk = seed || pk
   }
@@ -443,7 +437,7 @@ Status SigningKey::Save(const std::string& path) const {
 Signature SigningKey::Sign(std::string_view message) const {
   if (secret_ == nullptr) Die("Sign on a moved-from SigningKey");
   Signature sig;
-  SecretReader reader(secret_->key, &secret_->mu, &secret_->users);
+  Secret::Reader reader(*secret_);
   crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(message.data()),
                        message.size(), reader.key());
   return sig;

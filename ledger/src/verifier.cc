@@ -18,6 +18,7 @@
 #include "custody/ledger/entry.h"
 #include "custody/ledger/merkle.h"
 #include "custody/ledger/store.h"
+#include "entry_scan.h"
 
 namespace custody::ledger {
 namespace {
@@ -34,32 +35,20 @@ struct EntryInfo {
   std::string error;            // non-empty when the envelope is bad
 };
 
-std::string StringAt(const boost::json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  const auto* m = v.as_object().if_contains(key);
-  return m != nullptr && m->is_string() ? std::string(m->as_string()) : std::string();
-}
-
-void Inspect(std::string_view bytes, EntryInfo* info) {
+void Inspect(std::string_view bytes, EntryInfo* info, ScannedEntry* scratch) {
   info->leaf = LeafHash(bytes);
-  auto decoded = DecodeEntry(bytes);
-  if (!decoded.ok()) {
-    info->error = decoded.status().message();
+  if (Status s = ScanEntry(bytes, scratch); !s.ok()) {
+    info->error = s.message();
     return;
   }
-  info->seq = decoded->seq;
-  info->prev = decoded->prev;
-  info->kind = std::move(decoded->kind);
+  info->seq = scratch->seq;
+  info->prev = scratch->prev;
+  info->kind = std::move(scratch->kind);
   if (info->kind == "policy") {
-    info->policy_sha256 = StringAt(decoded->body, "sha256");
+    info->policy_sha256 = std::move(scratch->body_sha256);
   } else if (info->kind == "access") {
-    info->decision_policy = StringAt(decoded->decision, "policy_sha256");
-    if (decoded->decision.is_object()) {
-      if (const auto* hits = decoded->decision.as_object().if_contains("hits");
-          hits != nullptr && hits->is_array()) {
-        info->hits = static_cast<uint32_t>(hits->as_array().size());
-      }
-    }
+    info->decision_policy = std::move(scratch->decision_policy);
+    info->hits = scratch->decision_hits;
   }
 }
 
@@ -71,11 +60,12 @@ std::vector<EntryInfo> InspectAll(std::span<const std::string_view> entries, uns
   constexpr size_t kChunk = 4096;
   std::atomic<size_t> next{0};
   auto worker = [&] {
+    ScannedEntry scratch;
     for (;;) {
       const size_t begin = next.fetch_add(kChunk);
       if (begin >= entries.size()) return;
       const size_t end = std::min(entries.size(), begin + kChunk);
-      for (size_t i = begin; i < end; ++i) Inspect(entries[i], &infos[i]);
+      for (size_t i = begin; i < end; ++i) Inspect(entries[i], &infos[i], &scratch);
     }
   };
   std::vector<std::thread> pool;

@@ -139,6 +139,8 @@ Status Append(const boost::json::value& v, std::string* out, std::string* pointe
 
 }  // namespace
 
+bool JsonKeyLess(std::string_view a, std::string_view b) { return Utf16Less(a, b); }
+
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out->reserve(out->size() + s.size() + 2);

@@ -73,5 +73,39 @@ TEST(Entry, DecodeRejectsBadEnvelopes) {
   }
 }
 
+TEST(Entry, DecodeRejectsEveryNonCanonicalSpellingInsideTheBody) {
+  auto entry_with_body = [](const std::string& body) {
+    PendingEntry e = testutil::NoteEntry(0);
+    e.body = body;
+    std::string bytes;
+    EncodeEntry(0, EmptyRoot(), e, &bytes);
+    return bytes;
+  };
+  EXPECT_OK(DecodeEntry(entry_with_body(R"({"a":[1,-2,0,true,null,"\u001f\n\"\\/"],"b":{}})")));
+  const char* bad_bodies[] = {
+      R"({"b":1,"a":2})",          // unsorted
+      R"({"a":1,"a":2})",          // duplicate
+      R"({"a":{"y":1,"x":2}})",    // unsorted when nested
+      R"({"a":"\u0041"})",         // escaped printable
+      R"({"a":"\/"})",             // escaped solidus
+      R"({"a":"\u000a"})",         // long form of \n
+      R"({"a":"\u001F"})",         // upper-case hex
+      "{\"a\":\"\x01\"}",     // raw control character
+      R"({"a":-0})",
+      R"({"a":1.0})",
+      R"({"a":1e3})",
+      R"({"a":01})",
+      R"({"a":9007199254740992})",
+      R"({"a":[1,]})",
+      R"({"a":tru})",
+      "{\"a\":\"\xff\"}",     // invalid UTF-8
+  };
+  for (const char* body : bad_bodies) {
+    auto d = DecodeEntry(entry_with_body(body));
+    EXPECT_FALSE(d.ok()) << body;
+    if (!d.ok()) EXPECT_TRUE(d.status().IsCorruption()) << d.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace custody::ledger

@@ -42,8 +42,8 @@ void EnsureSodium();
 uint32_t KeyId(std::string_view name, const PublicKey& public_key);
 
 // True when `name` is a valid note key name: non-empty, no '+', no Unicode
-// spaces, valid UTF-8. Also false for ASCII control characters (which no
-// valid note can contain anyway).
+// spaces, valid UTF-8. Also false for control characters below U+0020
+// (which no valid note can contain anyway).
 bool IsValidKeyName(std::string_view name);
 
 struct VerifierKey {

@@ -39,6 +39,10 @@ Result<std::string> CanonicalJson(const boost::json::value& value);
 // escaping. `s` must be valid UTF-8 (see IsValidUtf8); it is not checked.
 void AppendJsonString(std::string_view s, std::string* out);
 
+// RFC 8785 member order: true when member name `a` sorts before `b` by
+// UTF-16 code units. Both must be valid UTF-8.
+bool JsonKeyLess(std::string_view a, std::string_view b);
+
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool IsValidUtf8(std::string_view s);
 
