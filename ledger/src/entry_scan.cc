@@ -33,6 +33,9 @@ class Scanner {
   // (if non-null) receives the raw bytes between the quotes when the string
   // has no escapes (the common case), so keys compare without copying.
   Status String(std::string* decoded);
+  // A member name: a view into the input when it has no escapes (the
+  // common case), otherwise decoded into `*storage`.
+  Status Key(std::string* storage, std::string_view* key);
   Status Integer(int64_t* value);
   Status Literal(std::string_view word);
 
@@ -109,6 +112,26 @@ Status Scanner::String(std::string* decoded) {
   return Fail("unterminated string");
 }
 
+Status Scanner::Key(std::string* storage, std::string_view* key) {
+  const size_t start = p_ + 1;
+  const size_t end = s_.find_first_of("\"\\", start);
+  if (At('"') && end != std::string_view::npos && s_[end] == '"') {
+    const std::string_view raw = s_.substr(start, end - start);
+    bool plain = true;
+    for (char c : raw) {
+      if (static_cast<unsigned char>(c) < 0x20) plain = false;
+    }
+    if (plain) {
+      CUSTODY_RETURN_IF_ERROR(String(nullptr));  // validates UTF-8
+      *key = raw;
+      return Status::Ok();
+    }
+  }
+  CUSTODY_RETURN_IF_ERROR(String(storage));
+  *key = *storage;
+  return Status::Ok();
+}
+
 Status Scanner::Integer(int64_t* value) {
   const size_t start = p_;
   bool negative = false;
@@ -169,14 +192,16 @@ Status Scanner::Object(int depth, Capture capture) {
     ++p_;
     return Status::Ok();
   }
-  std::string prev_key, key;
+  std::string storage[2];
+  std::string_view prev_key, key;
+  int slot = 0;
   bool first = true;
   for (;;) {
-    CUSTODY_RETURN_IF_ERROR(String(&key));
+    CUSTODY_RETURN_IF_ERROR(Key(&storage[slot], &key));
     if (!first && !schema::JsonKeyLess(prev_key, key)) {
-      return Fail(prev_key == key ? "duplicate member \"" + key + "\""
-                                  : "members not sorted (\"" + key + "\" after \"" + prev_key +
-                                        "\")");
+      return Fail(prev_key == key ? "duplicate member \"" + std::string(key) + "\""
+                                  : "members not sorted (\"" + std::string(key) + "\" after \"" +
+                                        std::string(prev_key) + "\")");
     }
     first = false;
     if (!At(':')) return Fail("expected ':'");
@@ -190,7 +215,8 @@ Status Scanner::Object(int depth, Capture capture) {
     } else {
       CUSTODY_RETURN_IF_ERROR(Value(depth + 1, Capture::kNone));
     }
-    prev_key.swap(key);
+    prev_key = key;
+    slot ^= 1;  // keep prev_key's storage alive while the next key is read
     if (At(',')) {
       ++p_;
       continue;

@@ -84,14 +84,10 @@ std::string HashToBase64(const Hash& h) { return schema::Base64Encode(h); }
 std::string HashToHex(const Hash& h) { return schema::HexEncode(h); }
 
 Result<Hash> HashFromBase64(std::string_view text) {
-  CUSTODY_ASSIGN_OR_RETURN(auto bytes, schema::Base64Decode(text));
-  if (bytes.size() != kHashSize) {
-    return Status::InvalidArgument("hash is " + std::to_string(bytes.size()) +
-                                   " bytes, want 32");
-  }
   Hash h;
-  std::memcpy(h.data(), bytes.data(), kHashSize);
-  return h;
+  if (schema::Base64DecodeTo(text, h)) return h;
+  CUSTODY_ASSIGN_OR_RETURN(auto bytes, schema::Base64Decode(text));
+  return Status::InvalidArgument("hash is " + std::to_string(bytes.size()) + " bytes, want 32");
 }
 
 }  // namespace custody::ledger

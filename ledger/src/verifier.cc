@@ -18,62 +18,113 @@
 #include "custody/ledger/entry.h"
 #include "custody/ledger/merkle.h"
 #include "custody/ledger/store.h"
+#include "custody/schema/encoding.h"
 #include "entry_scan.h"
 
 namespace custody::ledger {
 namespace {
 
-// What the parallel pass learns about one entry.
+// Leaves are processed in aligned chunks of 2^kChunkLevels: a chunk's
+// complete subtrees are perfect subtrees of the whole tree, so the workers
+// that hash a chunk's entries also build its inner nodes, and the
+// sequential walk needs only O(log n) work per checkpoint.
+constexpr uint32_t kChunkLevels = 12;
+constexpr uint64_t kChunk = uint64_t{1} << kChunkLevels;
+
+enum class KindCode : uint8_t { kOther, kAccess, kPolicy };
+
+// What the parallel pass learns about one entry (kept small: one per entry).
 struct EntryInfo {
-  Hash leaf{};
   Hash prev{};
   uint64_t seq = 0;
-  std::string kind;
-  std::string policy_sha256;    // body.sha256 of a `policy` entry
-  std::string decision_policy;  // decision.policy_sha256 of an `access` entry
+  Hash policy{};         // policy entry: body.sha256; access entry: decision.policy_sha256
   uint32_t hits = 0;
-  std::string error;            // non-empty when the envelope is bad
+  KindCode kind = KindCode::kOther;
+  bool policy_ok = false;  // the hex sha above was present and well formed
+  bool bad = false;        // envelope error, text in Chunk::errors
 };
 
-void Inspect(std::string_view bytes, EntryInfo* info, ScannedEntry* scratch) {
-  info->leaf = LeafHash(bytes);
-  if (Status s = ScanEntry(bytes, scratch); !s.ok()) {
-    info->error = s.message();
-    return;
+// One chunk's results.
+struct Chunk {
+  std::vector<std::vector<Hash>> levels;  // levels[l][k]: complete nodes inside the chunk
+  std::vector<std::pair<uint64_t, std::string>> errors;  // (seq position, message)
+  std::vector<std::pair<std::string, uint64_t>> kinds;   // kind -> count
+};
+
+bool DecodeHexHash(std::string_view hex, Hash* out) {
+  if (hex.size() != 64) return false;
+  auto v = schema::HexDecode(hex);
+  if (!v.ok()) return false;
+  std::copy(v->begin(), v->end(), out->begin());
+  return true;
+}
+
+void CountKind(Chunk& chunk, const std::string& kind) {
+  for (auto& [k, n] : chunk.kinds) {
+    if (k == kind) {
+      ++n;
+      return;
+    }
   }
-  info->seq = scratch->seq;
-  info->prev = scratch->prev;
-  info->kind = std::move(scratch->kind);
-  if (info->kind == "policy") {
-    info->policy_sha256 = std::move(scratch->body_sha256);
-  } else if (info->kind == "access") {
-    info->decision_policy = std::move(scratch->decision_policy);
-    info->hits = scratch->decision_hits;
+  chunk.kinds.emplace_back(kind, 1);
+}
+
+void InspectChunk(std::span<const std::string_view> entries, uint64_t first, EntryInfo* infos,
+                  Chunk* chunk, ScannedEntry* scratch) {
+  chunk->levels.assign(1, {});
+  auto& leaves = chunk->levels[0];
+  leaves.reserve(entries.size());
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const std::string_view bytes = entries[k];
+    leaves.push_back(LeafHash(bytes));
+    EntryInfo& info = infos[k];
+    if (Status s = ScanEntry(bytes, scratch); !s.ok()) {
+      info.bad = true;
+      chunk->errors.emplace_back(first + k, s.message());
+      continue;
+    }
+    info.seq = scratch->seq;
+    info.prev = scratch->prev;
+    info.hits = scratch->decision_hits;
+    if (scratch->kind == "access") {
+      info.kind = KindCode::kAccess;
+      info.policy_ok = DecodeHexHash(scratch->decision_policy, &info.policy);
+    } else if (scratch->kind == "policy") {
+      info.kind = KindCode::kPolicy;
+      info.policy_ok = DecodeHexHash(scratch->body_sha256, &info.policy);
+    }
+    CountKind(*chunk, scratch->kind);
+  }
+  // Complete inner nodes of this (aligned) chunk.
+  for (uint32_t l = 1; l <= kChunkLevels && chunk->levels[l - 1].size() >= 2; ++l) {
+    const auto& below = chunk->levels[l - 1];
+    std::vector<Hash> level(below.size() / 2);
+    for (size_t i = 0; i < level.size(); ++i) level[i] = NodeHash(below[2 * i], below[2 * i + 1]);
+    chunk->levels.push_back(std::move(level));
   }
 }
 
-std::vector<EntryInfo> InspectAll(std::span<const std::string_view> entries, unsigned threads) {
-  std::vector<EntryInfo> infos(entries.size());
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  threads = static_cast<unsigned>(std::min<size_t>(threads, entries.size() / 1024 + 1));
-  // Interleaved chunks keep the threads busy on similar data.
-  constexpr size_t kChunk = 4096;
-  std::atomic<size_t> next{0};
-  auto worker = [&] {
-    ScannedEntry scratch;
-    for (;;) {
-      const size_t begin = next.fetch_add(kChunk);
-      if (begin >= entries.size()) return;
-      const size_t end = std::min(entries.size(), begin + kChunk);
-      for (size_t i = begin; i < end; ++i) Inspect(entries[i], &infos[i], &scratch);
+// Serves complete-subtree hashes from the chunks (levels <= kChunkLevels)
+// and from a tree over whole-chunk roots (levels above).
+class ChunkNodes final : public NodeReader {
+ public:
+  ChunkNodes(const std::vector<Chunk>& chunks, MemoryTree& upper)
+      : chunks_(chunks), upper_(upper) {}
+  Result<Hash> GetNode(uint32_t level, uint64_t index) override {
+    if (level > kChunkLevels) return upper_.GetNode(level - kChunkLevels, index);
+    const uint64_t chunk = index >> (kChunkLevels - level);
+    const uint64_t within = index & ((uint64_t{1} << (kChunkLevels - level)) - 1);
+    if (chunk >= chunks_.size() || level >= chunks_[chunk].levels.size() ||
+        within >= chunks_[chunk].levels[level].size()) {
+      return Status::NotFound("node beyond the verified entries");
     }
-  };
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  return infos;
-}
+    return chunks_[chunk].levels[level][within];
+  }
+
+ private:
+  const std::vector<Chunk>& chunks_;
+  MemoryTree& upper_;
+};
 
 struct ParsedCheckpoint {
   std::string name;
@@ -140,18 +191,52 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
     trusted = ParsedCheckpoint{"trusted", std::move(cp).value()};
   }
 
-  std::vector<EntryInfo> infos = InspectAll(entries, options.threads);
+  // Parallel pass: hash, scan and build each chunk's subtrees.
+  std::vector<EntryInfo> infos(n);
+  std::vector<Chunk> chunks((n + kChunk - 1) / kChunk);
+  {
+    unsigned threads = options.threads;
+    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+    threads = static_cast<unsigned>(std::min<size_t>(threads, chunks.size()));
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      ScannedEntry scratch;
+      for (size_t c; (c = next.fetch_add(1)) < chunks.size();) {
+        const uint64_t first = c * kChunk;
+        const size_t len = static_cast<size_t>(std::min<uint64_t>(kChunk, n - first));
+        InspectChunk(entries.subspan(first, len), first, &infos[first], &chunks[c], &scratch);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+  }
 
-  CompactRange range;
-  std::set<std::string> policies;
+  // Sequential walk: chain, order, policies, checkpoints.
+  MemoryTree upper;  // over whole-chunk roots
+  ChunkNodes nodes(chunks, upper);
+  std::set<Hash> policies;
   size_t next_cp = 0;
-  // Checks every checkpoint of the current size against the recomputed root.
+  auto leaf = [&](uint64_t i) -> const Hash& { return chunks[i / kChunk].levels[0][i % kChunk]; };
+  // Checks every checkpoint of `size` (and the trusted one) against the
+  // recomputed root. Only computes a root when some checkpoint needs it.
   auto check_checkpoints = [&](uint64_t size) -> std::optional<VerifyReport> {
-    const Hash root = range.Root();
+    const bool wanted = (next_cp < cps.size() && cps[next_cp].cp.size == size) ||
+                        (trusted && trusted->cp.size == size);
+    if (!wanted) return std::nullopt;
+    Hash root = EmptyRoot();
+    if (size > 0) {
+      auto r = RootAt(size, nodes);
+      if (!r.ok()) return Fail(report, size - 1, std::nullopt, r.status().message());
+      root = *r;
+    }
+    const std::optional<uint64_t> last =
+        size == 0 ? std::nullopt : std::optional<uint64_t>(size - 1);
     while (next_cp < cps.size() && cps[next_cp].cp.size == size) {
       const auto& p = cps[next_cp];
       if (p.cp.root != root) {
-        return Fail(report, size == 0 ? std::nullopt : std::optional<uint64_t>(size - 1), p.name,
+        return Fail(report, last, p.name,
                     "root at size " + std::to_string(size) +
                         " does not match the checkpoint: entries up to seq " +
                         std::to_string(size == 0 ? 0 : size - 1) +
@@ -162,7 +247,7 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
       ++next_cp;
     }
     if (trusted && trusted->cp.size == size && trusted->cp.root != root) {
-      return Fail(report, size == 0 ? std::nullopt : std::optional<uint64_t>(size - 1), "trusted",
+      return Fail(report, last, "trusted",
                   "the log is not consistent with the trusted checkpoint at size " +
                       std::to_string(size) + " (a fork or a rewritten history)");
     }
@@ -171,15 +256,18 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
   if (auto f = check_checkpoints(0)) return *f;
   for (uint64_t i = 0; i < n; ++i) {
     const EntryInfo& e = infos[i];
-    const std::string where = "seq " + std::to_string(i);
-    if (!e.error.empty()) return Fail(report, i, std::nullopt, e.error);
+    if (e.bad) {
+      for (const auto& [seq, message] : chunks[i / kChunk].errors) {
+        if (seq == i) return Fail(report, i, std::nullopt, message);
+      }
+    }
     if (e.seq != i) {
       return Fail(report, i, std::nullopt,
                   "line " + std::to_string(i + 1) + " holds seq " + std::to_string(e.seq) +
                       ", expected " + std::to_string(i) +
                       ": entries are missing, duplicated or out of order");
     }
-    const Hash& expected_prev = i == 0 ? EmptyRoot() : infos[i - 1].leaf;
+    const Hash& expected_prev = i == 0 ? EmptyRoot() : leaf(i - 1);
     if (e.prev != expected_prev) {
       const uint64_t culprit = i == 0 ? 0 : i - 1;
       return Fail(report, culprit, std::nullopt,
@@ -189,22 +277,22 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
                                std::to_string(i) + ": entry " + std::to_string(i - 1) +
                                " (or entry " + std::to_string(i) + "'s prev) was altered");
     }
-    if (e.kind == "policy") {
+    if (e.kind == KindCode::kPolicy) {
       ++report.policies;
-      if (!e.policy_sha256.empty()) policies.insert(e.policy_sha256);
-    } else if (e.kind == "access") {
-      if (e.decision_policy.empty()) {
-        return Fail(report, i, std::nullopt, "access entry has no decision.policy_sha256");
-      }
-      if (!policies.contains(e.decision_policy)) {
+      if (e.policy_ok) policies.insert(e.policy);
+    } else if (e.kind == KindCode::kAccess) {
+      if (!e.policy_ok) {
         return Fail(report, i, std::nullopt,
-                    "access entry's decision names policy " + e.decision_policy +
+                    "access entry has no decision.policy_sha256 (64 hex digits)");
+      }
+      if (!policies.contains(e.policy)) {
+        return Fail(report, i, std::nullopt,
+                    "access entry's decision names policy " + HashToHex(e.policy) +
                         ", which no earlier policy entry recorded");
       }
       report.alerts += e.hits;
     }
-    ++report.kinds[e.kind];
-    range.Append(e.leaf, nullptr);
+    if ((i + 1) % kChunk == 0) upper.AppendLeaf(chunks[i / kChunk].levels[kChunkLevels][0]);
     if (auto f = check_checkpoints(i + 1)) return *f;
     if (options.progress && (i + 1) % 65536 == 0) options.progress(i + 1, n);
   }
@@ -227,7 +315,14 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
     return Fail(report, std::nullopt, std::nullopt, "no signed checkpoint covers the log");
   }
   report.entries = n;
-  report.root = range.Root();
+  if (n > 0) {
+    CUSTODY_ASSIGN_OR_RETURN(report.root, RootAt(n, nodes));
+  } else {
+    report.root = EmptyRoot();
+  }
+  for (const Chunk& c : chunks) {
+    for (const auto& [kind, count] : c.kinds) report.kinds[kind] += count;
+  }
   if (n > 0) {
     report.first_time = ReceivedAt(entries.front());
     report.last_time = ReceivedAt(entries.back());

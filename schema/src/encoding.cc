@@ -1,5 +1,6 @@
 #include "custody/schema/encoding.h"
 
+#include <algorithm>
 #include <array>
 
 namespace custody::schema {
@@ -81,6 +82,36 @@ Result<std::vector<uint8_t>> Base64Decode(std::string_view text) {
     if (pad < 1) out.push_back(static_cast<uint8_t>(w));
   }
   return out;
+}
+
+bool Base64DecodeTo(std::string_view text, std::span<uint8_t> out) {
+  if (text.size() != (out.size() + 2) / 3 * 4) return false;
+  size_t o = 0;
+  for (size_t i = 0; i < text.size(); i += 4) {
+    int v[4];
+    int pad = 0;
+    for (int j = 0; j < 4; ++j) {
+      const char c = text[i + j];
+      if (c == '=' && i + 4 == text.size() && j >= 2) {
+        v[j] = 0;
+        ++pad;
+        continue;
+      }
+      if (pad > 0) return false;
+      v[j] = kReverse[static_cast<uint8_t>(c)];
+      if (v[j] < 0) return false;
+    }
+    if (pad == 1 && text[i + 2] == '=') return false;
+    const uint32_t w = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    if ((pad == 1 && (w & 0xff) != 0) || (pad == 2 && (w & 0xffff) != 0)) return false;
+    const int n = 3 - pad;
+    if (o + n != std::min(out.size(), o + 3) && i + 4 == text.size()) return false;
+    for (int k = 0; k < n; ++k) {
+      if (o >= out.size()) return false;
+      out[o++] = static_cast<uint8_t>(w >> (16 - 8 * k));
+    }
+  }
+  return o == out.size();
 }
 
 std::string HexEncode(std::span<const uint8_t> bytes) {

@@ -235,13 +235,13 @@ TEST(Verifier, AccessEntryMustNamePrecedingPolicy) {
   auto ledger = testutil::OpenLedgerOrDie(dir.File("log"));
   PendingEntry policy = testutil::NoteEntry(0);
   policy.kind = "policy";
-  policy.body = R"({"sha256":"aa","text":""})";
+  policy.body = R"({"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","text":""})";
   PendingEntry access = testutil::NoteEntry(1);
   access.kind = "access";
-  access.decision = R"({"hits":[{"rule":"r"}],"policy_sha256":"aa"})";
+  access.decision = R"({"hits":[{"rule":"r"}],"policy_sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"})";
   PendingEntry orphan = testutil::NoteEntry(2);
   orphan.kind = "access";
-  orphan.decision = R"({"hits":[],"policy_sha256":"bb"})";
+  orphan.decision = R"({"hits":[],"policy_sha256":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"})";
   ASSERT_OK(ledger->AppendBatch(std::vector<PendingEntry>{policy, access}));
   VerifyOptions options;
   options.key = ledger->verifier_key();

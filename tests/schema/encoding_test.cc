@@ -27,6 +27,21 @@ TEST(Base64, RejectsNonCanonical) {
   }
 }
 
+TEST(Base64, DecodeToFixedSizeIsStrict) {
+  uint8_t three[3];
+  EXPECT_TRUE(Base64DecodeTo("Zm9v", three));
+  EXPECT_EQ(std::string(three, three + 3), "foo");
+  uint8_t two[2];
+  EXPECT_TRUE(Base64DecodeTo("Zm8=", two));
+  EXPECT_FALSE(Base64DecodeTo("Zm9v", two));
+  EXPECT_FALSE(Base64DecodeTo("Zm9=", two));  // non-zero pad bits
+  uint8_t four[4];
+  EXPECT_FALSE(Base64DecodeTo("Zm9v", four));
+  uint8_t h[32];
+  EXPECT_TRUE(Base64DecodeTo("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=", h));
+  EXPECT_FALSE(Base64DecodeTo("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFV=", h));
+}
+
 TEST(Hex, RoundTripAndErrors) {
   const std::vector<uint8_t> bytes = {0x00, 0xab, 0xff, 0x10};
   EXPECT_EQ(HexEncode(bytes), "00abff10");

@@ -23,6 +23,9 @@ inline std::string Base64Encode(std::string_view bytes) {
 }
 // InvalidArgument unless `text` is canonical padded standard base64.
 Result<std::vector<uint8_t>> Base64Decode(std::string_view text);
+// Decodes into exactly `out.size()` bytes without allocating; false unless
+// `text` is canonical base64 of exactly that many bytes.
+bool Base64DecodeTo(std::string_view text, std::span<uint8_t> out);
 
 std::string HexEncode(std::span<const uint8_t> bytes);
 // Accepts upper or lower case; InvalidArgument on odd length or a non-hex digit.
