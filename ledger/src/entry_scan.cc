@@ -10,6 +10,32 @@ namespace {
 
 constexpr int kMaxDepth = 64;
 
+// Returns the first position >= p whose byte is '"', '\\', a control
+// character or non-ASCII, checking eight bytes at a time (SWAR): string
+// content is mostly plain ASCII, and this is the verifier's inner loop.
+size_t SkipPlain(std::string_view s, size_t p) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  while (p + 8 <= s.size()) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + p, 8);
+    const uint64_t quote = w ^ (kOnes * '"');
+    const uint64_t slash = w ^ (kOnes * '\\');
+    // A byte is "special" if it is zero after the xor (quote/backslash),
+    // below 0x20, or has its high bit set.
+    const uint64_t special = ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) |
+                             ((w - kOnes * 0x20) & ~w) | w;
+    if ((special & kHigh) != 0) break;
+    p += 8;
+  }
+  while (p < s.size()) {
+    const auto c = static_cast<unsigned char>(s[p]);
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+    ++p;
+  }
+  return p;
+}
+
 // What the caller wants captured while scanning a value.
 enum class Capture { kNone, kBody, kDecision };
 
@@ -100,6 +126,7 @@ Status Scanner::String(std::string* decoded) {
     }
     if (c < 0x80) {
       ++p_;
+      p_ = SkipPlain(s_, p_);
       continue;
     }
     // Multi-byte UTF-8: find the end of the run of non-ASCII bytes and
@@ -113,17 +140,12 @@ Status Scanner::String(std::string* decoded) {
 }
 
 Status Scanner::Key(std::string* storage, std::string_view* key) {
-  const size_t start = p_ + 1;
-  const size_t end = s_.find_first_of("\"\\", start);
-  if (At('"') && end != std::string_view::npos && s_[end] == '"') {
-    const std::string_view raw = s_.substr(start, end - start);
-    bool plain = true;
-    for (char c : raw) {
-      if (static_cast<unsigned char>(c) < 0x20) plain = false;
-    }
-    if (plain) {
-      CUSTODY_RETURN_IF_ERROR(String(nullptr));  // validates UTF-8
-      *key = raw;
+  if (At('"')) {
+    const size_t start = p_ + 1;
+    const size_t stop = SkipPlain(s_, start);
+    if (stop < s_.size() && s_[stop] == '"') {  // plain ASCII, nothing to decode
+      *key = s_.substr(start, stop - start);
+      p_ = stop + 1;
       return Status::Ok();
     }
   }

@@ -9,45 +9,24 @@
 namespace custody::schema {
 namespace {
 
-// Decodes one code point from valid UTF-8 at `*p`.
-uint32_t NextCodePoint(std::string_view s, size_t* p) {
-  const auto b = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
-  uint8_t c = b(*p);
-  if (c < 0x80) return (*p)++, c;
-  if (c < 0xE0) { uint32_t cp = (c & 0x1F) << 6 | (b(*p + 1) & 0x3F); *p += 2; return cp; }
-  if (c < 0xF0) {
-    uint32_t cp = (c & 0x0F) << 12 | (b(*p + 1) & 0x3F) << 6 | (b(*p + 2) & 0x3F);
-    *p += 3;
-    return cp;
-  }
-  uint32_t cp = (c & 0x07) << 18 | (b(*p + 1) & 0x3F) << 12 | (b(*p + 2) & 0x3F) << 6 |
-                (b(*p + 3) & 0x3F);
-  *p += 4;
-  return cp;
-}
-
-// UTF-16 code units of `cp` packed so that integer order is UTF-16 order.
-uint64_t Utf16Key(uint32_t cp) {
-  if (cp < 0x10000) return uint64_t{cp} << 16;
-  cp -= 0x10000;
-  return uint64_t{0xD800 + (cp >> 10)} << 16 | (0xDC00 + (cp & 0x3FF));
-}
-
-// RFC 8785 §3.2.3: member names sort by their UTF-16 code units. This differs
-// from UTF-8 byte order only between U+E000..U+FFFF and supplementary planes.
+// RFC 8785 §3.2.3: member names sort by their UTF-16 code units. UTF-8
+// byte order is code point order, which differs from UTF-16 order only
+// between U+E000..U+FFFF (lead bytes 0xEE, 0xEF) and the supplementary planes
+// (lead bytes 0xF0..0xF4, UTF-16 surrogates 0xD800..). The first differing
+// byte decides: a continuation byte differs only under equal lead bytes, where
+// byte order is right; a lead byte pair from those two groups flips.
 bool Utf16Less(std::string_view a, std::string_view b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (static_cast<uint8_t>(a[i]) < 0x80 && static_cast<uint8_t>(b[j]) < 0x80) {
-      if (a[i] != b[j]) return static_cast<uint8_t>(a[i]) < static_cast<uint8_t>(b[j]);
-      ++i, ++j;
-      continue;
-    }
-    const uint64_t ka = Utf16Key(NextCodePoint(a, &i));
-    const uint64_t kb = Utf16Key(NextCodePoint(b, &j));
-    if (ka != kb) return ka < kb;
-  }
-  return a.size() - i < b.size() - j;
+  const size_t n = std::min(a.size(), b.size());
+  const auto* pa = reinterpret_cast<const uint8_t*>(a.data());
+  const auto* pb = reinterpret_cast<const uint8_t*>(b.data());
+  size_t i = 0;
+  while (i < n && pa[i] == pb[i]) ++i;
+  if (i == n) return a.size() < b.size();
+  const uint8_t x = pa[i], y = pb[i];
+  const bool x_high_bmp = x == 0xEE || x == 0xEF, y_high_bmp = y == 0xEE || y == 0xEF;
+  if (x_high_bmp && y >= 0xF0) return false;
+  if (x >= 0xF0 && y_high_bmp) return true;
+  return x < y;
 }
 
 void AppendPointerToken(std::string_view token, std::string* ptr) {
