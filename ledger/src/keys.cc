@@ -334,6 +334,7 @@ Result<SigningKey> SigningKey::FromSignerString(std::string_view text) {
 }
 
 Result<SigningKey> SigningKey::Load(const std::string& path) {
+  EnsureSodium();  // sodium_malloc below needs an initialised libsodium
   // O_NONBLOCK: a FIFO planted at `path` must not hang open(); it fails S_ISREG below.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
 
   BenchAppend(base + "/b1", 1, 2000);
   BenchAppend(base + "/b100", 100, 200000);
-  BenchAppend(base + "/b1000", 1000, 1000000);
+  BenchAppend(base + "/b1000", 1000, big);
 
   // Proofs at 1M entries (the ledger of the batch-1000 run).
   auto ledger = Open(base + "/b1000");

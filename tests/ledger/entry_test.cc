@@ -69,7 +69,9 @@ TEST(Entry, DecodeRejectsBadEnvelopes) {
   for (const auto& c : cases) {
     auto d = DecodeEntry(c);
     EXPECT_FALSE(d.ok()) << c;
-    if (!d.ok()) EXPECT_TRUE(d.status().IsCorruption()) << d.status().ToString();
+    if (!d.ok()) {
+      EXPECT_TRUE(d.status().IsCorruption()) << d.status().ToString();
+    }
   }
 }
 
@@ -103,7 +105,9 @@ TEST(Entry, DecodeRejectsEveryNonCanonicalSpellingInsideTheBody) {
   for (const char* body : bad_bodies) {
     auto d = DecodeEntry(entry_with_body(body));
     EXPECT_FALSE(d.ok()) << body;
-    if (!d.ok()) EXPECT_TRUE(d.status().IsCorruption()) << d.status().ToString();
+    if (!d.ok()) {
+      EXPECT_TRUE(d.status().IsCorruption()) << d.status().ToString();
+    }
   }
 }
 

@@ -1,0 +1,50 @@
+// The daemon's LMDB tables (sub-databases of the ledger environment) and
+// their key encodings. Everything here is derived from the ledger and could
+// be rebuilt from it; it is written in the same transaction as the entries
+// so it is never behind.
+//
+//   idempotency   producer '\0' event_id               -> be64 seq
+//   idx_subject   ref '\0' be64 seq                    -> ""
+//   idx_actor     actor id '\0' be64 seq               -> ""
+//   idx_system    target system '\0' be64 seq          -> ""
+//   idx_category  category '\0' be64 seq               -> ""
+//   idx_country   country '\0' be64 seq (actor, target and origin countries)
+//   alerts        be64 seq be32 hit index              -> alert JSON
+//   alert_outbox  sink name '\0' be64 seq be32 hit     -> "" (pending deliveries)
+//   daemon_meta   name                                 -> value (e.g. "policy_sha256")
+#ifndef CUSTODY_DAEMON_INGEST_TABLES_H_
+#define CUSTODY_DAEMON_INGEST_TABLES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "custody/ledger/store.h"
+
+namespace custody::daemon {
+
+using schema::Result;
+using schema::Status;
+
+struct Tables {
+  ledger::Table idempotency, idx_subject, idx_actor, idx_system, idx_category, idx_country,
+      alerts, alert_outbox, daemon_meta;
+
+  // Opens (creating) every table. Call once before the Ingestor starts.
+  static schema::Result<Tables> Open(ledger::Ledger& ledger);
+};
+
+// Big-endian fixed-width integers: byte order equals numeric order.
+void AppendBe64(uint64_t v, std::string* out);
+void AppendBe32(uint32_t v, std::string* out);
+uint64_t ReadBe64(std::string_view bytes);  // first 8 bytes
+uint32_t ReadBe32(std::string_view bytes);  // first 4 bytes
+
+// "<value>\0<be64 seq>"
+std::string IndexKey(std::string_view value, uint64_t seq);
+std::string IdempotencyKey(std::string_view producer, std::string_view event_id);
+std::string AlertKey(uint64_t seq, uint32_t hit);
+
+}  // namespace custody::daemon
+
+#endif  // CUSTODY_DAEMON_INGEST_TABLES_H_

@@ -1,0 +1,63 @@
+// custodyd: parse flags, load the config, run the App until SIGTERM.
+// Everything else lives in daemon/server/app.h so tests can run it in-process.
+
+#include <sodium.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "daemon/config/config.h"
+#include "daemon/server/app.h"
+
+namespace cd = custody::daemon;
+
+int main(int argc, char** argv) {
+  cd::BlockSignals();  // before any thread exists
+  CLI::App cli{"custodyd: the custody audit-log daemon"};
+  std::string config_path, port_file, check_policy;
+  cd::ConfigOverrides overrides;
+  bool print_default = false;
+  cli.add_option("--config", config_path, "TOML configuration file")->option_text("FILE");
+  cli.add_option("--listen", overrides.listen, "override listen (port 0 = any free port)")
+      ->option_text("HOST:PORT");
+  cli.add_option("--data-dir", overrides.data_dir, "override data_dir")->option_text("DIR");
+  cli.add_option("--port-file", port_file, "write the bound TCP port here once listening")
+      ->option_text("FILE");
+  cli.add_option("--check-policy", check_policy, "check a policy file and exit")
+      ->option_text("FILE");
+  cli.add_flag("--print-default-config", print_default,
+               "print a commented default config and exit");
+  CLI11_PARSE(cli, argc, argv);
+
+  // Operational log to stderr; journald adds its own timestamps.
+  auto logger = spdlog::stderr_logger_mt("custodyd");
+  logger->set_pattern(std::getenv("JOURNAL_STREAM") ? "%l: %v" : "%Y-%m-%dT%H:%M:%S.%e %l: %v");
+  spdlog::set_default_logger(logger);
+
+  if (print_default) return std::fputs(cd::DefaultConfigText().data(), stdout) < 0 ? 1 : 0;
+  if (sodium_init() < 0) return spdlog::critical("libsodium failed to initialise"), 1;
+  if (!check_policy.empty()) return cd::CheckPolicyFile(check_policy).ok() ? 0 : 1;
+  if (config_path.empty()) {
+    spdlog::critical("--config FILE is required (see custodyd --print-default-config)");
+    return 2;
+  }
+
+  auto config = cd::LoadConfig(config_path);
+  custody::schema::Status st =
+      config.ok() ? cd::ApplyOverrides(overrides, &*config) : config.status();
+  if (st.ok()) st = cd::Validate(*config);
+  if (!st.ok()) return spdlog::critical("bad configuration:\n{}", st.message()), 2;
+  spdlog::set_level(spdlog::level::from_str(config->log_level));
+
+  cd::AppOptions options;
+  options.config = std::move(config).value();
+  options.config_path = config_path;
+  options.port_file = port_file;
+  auto app = cd::App::Start(std::move(options));
+  if (!app.ok()) return spdlog::critical("cannot start: {}", app.status().ToString()), 1;
+  return (*app)->RunUntilSignal();
+}

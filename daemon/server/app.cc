@@ -1,0 +1,361 @@
+#include "daemon/server/app.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "custody/ledger/store.h"
+#include "daemon/ingest/ingestor.h"
+#include "daemon/ingest/pseudonymizer.h"
+#include "daemon/ingest/tables.h"
+#include "daemon/metrics/metrics.h"
+#include "daemon/policy/engine.h"
+#include "daemon/policy/policy.h"
+#include "daemon/server/auth.h"
+#include "daemon/server/http_metrics.h"
+#include "daemon/server/no_policy_decider.h"
+#include "daemon/server/server.h"
+#include "daemon/server/services.h"
+
+namespace custody::daemon {
+namespace {
+
+constexpr auto kShutdownGrace = std::chrono::seconds(5);
+
+Status EnsureDataDir(const std::string& dir) {
+  // Created 0700: it holds the signing key and the pseudonym key.
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::FromErrno(errno, "creating data_dir " + dir);
+    }
+  }
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + dir);
+  if (!S_ISDIR(st.st_mode))
+    return Status::FailedPrecondition("data_dir " + dir + " is not a directory");
+  if ((st.st_mode & 077) != 0) {
+    spdlog::warn("data_dir {} is accessible to group or others (mode {:04o}); consider chmod 700",
+                 dir, st.st_mode & 07777);
+  }
+  return Status::Ok();
+}
+
+// Writes "<port>\n" atomically (write a temporary file, then rename), so a
+// reader polling for the file never sees it half-written.
+Status WritePortFile(const std::string& path, uint16_t port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << '\n';
+    out.close();
+    if (!out) return Status::IOError("writing port file " + tmp);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::FromErrno(errno, "renaming port file to " + path);
+  }
+  return Status::Ok();
+}
+
+void LogDiagnostics(const std::vector<policy::Diagnostic>& diagnostics) {
+  for (const auto& d : diagnostics) {
+    if (d.is_error()) {
+      spdlog::error("{}", d.ToString());
+    } else {
+      spdlog::warn("{}", d.ToString());
+    }
+  }
+}
+
+IngestOptions MakeIngestOptions(const Config& config) {
+  IngestOptions o;
+  o.max_batch_events = config.ingest.batch_size;
+  o.queue_capacity_events = config.ingest.queue_capacity;
+  return o;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<policy::Decider>> DefaultDecider(const Config& config,
+                                                        schema::Clock* clock) {
+  if (config.policy.empty()) return std::unique_ptr<policy::Decider>(new NoPolicyDecider());
+  std::vector<policy::Diagnostic> diagnostics;
+  auto loaded = policy::Policy::Load(config.policy, &diagnostics);
+  LogDiagnostics(diagnostics);
+  if (!loaded.ok()) return loaded.status().Annotate("policy " + config.policy);
+  spdlog::info("policy {}: {} rule(s), sha256 {}", config.policy, (*loaded)->rules().size(),
+               (*loaded)->sha256());
+  // TODO(policy): after a restart, Engine::Replay() the access events within
+  // policy()->replay_horizon() so rolling windows survive restarts.
+  return std::unique_ptr<policy::Decider>(new policy::Engine(std::move(loaded).value(), clock));
+}
+
+Status CheckPolicyFile(const std::string& path) {
+  std::vector<policy::Diagnostic> diagnostics;
+  auto loaded = policy::Policy::Load(path, &diagnostics);
+  for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.ToString().c_str());
+  if (!loaded.ok()) return loaded.status();
+  std::fprintf(stderr, "%s: ok, %zu rule(s), sha256 %s\n", path.c_str(), (*loaded)->rules().size(),
+               (*loaded)->sha256().c_str());
+  return Status::Ok();
+}
+
+struct App::Impl {
+  AppOptions options;
+  schema::Clock* clock = nullptr;
+  // Declaration order is construction order; destruction runs backwards, so
+  // the server goes before the ingestor, which goes before the ledger.
+  metrics::Registry registry;
+  std::unique_ptr<ledger::Ledger> ledger;
+  Tables tables;
+  std::unique_ptr<Pseudonymizer> pseudonymizer;
+  std::unique_ptr<policy::Decider> decider;
+  std::unique_ptr<Ingestor> ingestor;
+  std::unique_ptr<Authenticator> auth;
+  std::unique_ptr<HttpMetrics> http_metrics;
+  Services services;
+  std::unique_ptr<Server> server;
+  bool shut_down = false;
+};
+
+App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+App::~App() { Shutdown(); }
+
+Result<std::unique_ptr<App>> App::Start(AppOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  const Config& config = impl->options.config;
+  CUSTODY_RETURN_IF_ERROR(Validate(config));
+  impl->clock = impl->options.clock ? impl->options.clock : schema::SystemClock::Default();
+
+  CUSTODY_RETURN_IF_ERROR(EnsureDataDir(config.data_dir));
+  const std::filesystem::path data_dir(config.data_dir);
+
+  ledger::LedgerOptions lo;
+  lo.dir = (data_dir / "ledger").string();
+  lo.origin = config.origin;
+  auto ledger = ledger::Ledger::Open(lo);
+  if (!ledger.ok()) return ledger.status().Annotate("opening the ledger in " + lo.dir);
+  impl->ledger = std::move(ledger).value();
+  if (impl->ledger->origin() != config.origin) {
+    return Status::FailedPrecondition("the ledger in " + lo.dir + " has origin \"" +
+                                      impl->ledger->origin() + "\" but the config says \"" +
+                                      config.origin + "\"; an origin cannot change");
+  }
+
+  auto tables = Tables::Open(*impl->ledger);
+  if (!tables.ok()) return tables.status().Annotate("opening the daemon tables");
+  impl->tables = *tables;
+
+  auto pseudonymizer = Pseudonymizer::LoadOrCreate((data_dir / "pseudonym.key").string());
+  if (!pseudonymizer.ok()) return pseudonymizer.status();
+  impl->pseudonymizer = std::move(pseudonymizer).value();
+
+  auto decider = impl->options.make_decider ? impl->options.make_decider(config, impl->clock)
+                                            : DefaultDecider(config, impl->clock);
+  if (!decider.ok()) return decider.status();
+  impl->decider = std::move(decider).value();
+
+  impl->ingestor =
+      std::make_unique<Ingestor>(impl->ledger.get(), &impl->tables, impl->decider.get(),
+                                 impl->clock, &impl->registry, MakeIngestOptions(config));
+  CUSTODY_RETURN_IF_ERROR(impl->ingestor->Start());
+
+  ledger::Ledger* ledger_ptr = impl->ledger.get();
+  impl->registry.AddCallbackGauge("custody_ledger_entries", "Entries in the ledger",
+                                  [ledger_ptr] { return static_cast<double>(ledger_ptr->size()); });
+  impl->auth = std::make_unique<Authenticator>(config.tokens);
+  impl->http_metrics = std::make_unique<HttpMetrics>(&impl->registry);
+
+  Services& s = impl->services;
+  s.ledger = impl->ledger.get();
+  s.tables = &impl->tables;
+  s.pseudonymizer = impl->pseudonymizer.get();
+  s.ingestor = impl->ingestor.get();
+  s.registry = &impl->registry;
+  s.auth = impl->auth.get();
+  s.http_metrics = impl->http_metrics.get();
+  s.clock = impl->clock;
+  s.http = config.http;
+  s.queue_capacity = config.ingest.queue_capacity;
+
+  ServerOptions so;
+  so.listen = config.listen;
+  so.unix_socket = config.unix_socket;
+  so.io_threads = config.http.io_threads;
+  so.max_connections = config.http.max_connections;
+  auto server = Server::Start(so, &s);
+  if (!server.ok()) {
+    impl->ingestor->Drain();
+    return server.status();
+  }
+  impl->server = std::move(server).value();
+
+  if (!impl->options.port_file.empty()) {
+    Status st = WritePortFile(impl->options.port_file, impl->server->port());
+    if (!st.ok()) {
+      impl->server->Stop(std::chrono::milliseconds(0));
+      impl->ingestor->Drain();
+      return st;
+    }
+  }
+
+  spdlog::info("custodyd: origin \"{}\", {} entries, verifier key {}", impl->ledger->origin(),
+               impl->ledger->size(), impl->ledger->verifier_key().ToString());
+  spdlog::info("custodyd: listening on {}:{}{}{}", config.listen.host, impl->server->port(),
+               config.unix_socket.empty() ? "" : " and ", config.unix_socket);
+  if (config.tokens.empty()) {
+    spdlog::warn("custodyd: no [[token]] configured; nobody can append or query");
+  }
+  s.ready.store(true, std::memory_order_release);
+  return std::unique_ptr<App>(new App(std::move(impl)));
+}
+
+uint16_t App::port() const { return impl_->server->port(); }
+
+const ledger::VerifierKey& App::verifier_key() const { return impl_->ledger->verifier_key(); }
+
+Services& App::services() { return impl_->services; }
+
+Status App::Reload() {
+  if (impl_->options.config_path.empty()) {
+    spdlog::info("reload: no config file to re-read");
+    return Status::Ok();
+  }
+  auto config = LoadConfig(impl_->options.config_path);
+  if (config.ok()) {
+    Status st = Validate(*config);
+    if (!st.ok()) config = st;
+  }
+  if (!config.ok()) {
+    spdlog::error("reload: keeping the current tokens; the config has errors:\n{}",
+                  config.status().message());
+    return config.status();
+  }
+  const size_t n = config->tokens.size();
+  impl_->auth->Replace(std::move(config->tokens));
+  spdlog::info("reload: {} token(s) in force", n);
+  return ReloadPolicy(config->policy);
+}
+
+Status App::ReloadPolicy(const std::string& path) {
+  auto* engine = dynamic_cast<policy::Engine*>(impl_->decider.get());
+  if (engine == nullptr) {
+    if (!path.empty()) {
+      spdlog::warn("reload: policy = \"{}\" needs a restart (custodyd started without one)", path);
+    }
+    return Status::Ok();
+  }
+  if (path.empty()) {
+    spdlog::warn(
+        "reload: the config no longer names a policy; keeping the one in force "
+        "(restart to run without one)");
+    return Status::Ok();
+  }
+  std::vector<policy::Diagnostic> diagnostics;
+  Status st = engine->Reload(path, &diagnostics);
+  LogDiagnostics(diagnostics);
+  if (!st.ok()) {
+    spdlog::error("reload: keeping the policy in force: {}", st.message());
+    return st;
+  }
+  st = impl_->ingestor->RecordPolicyIfChanged();
+  if (!st.ok()) {
+    spdlog::error("reload: recording the policy failed: {}", st.ToString());
+    return st;
+  }
+  spdlog::info("reload: policy {} in force, sha256 {}", path, engine->PolicySha256());
+  return Status::Ok();
+}
+
+void App::Shutdown() {
+  if (impl_->shut_down) return;
+  impl_->shut_down = true;
+  spdlog::info("custodyd: shutting down: stop accepting, drain the ingest queue");
+  impl_->services.ready.store(false, std::memory_order_release);
+  impl_->server->StopAccepting();
+  impl_->server->ShutdownSessions();
+  const size_t queued = impl_->ingestor->queue_depth();
+  impl_->ingestor->Drain();  // commits and answers everything queued
+  impl_->server->Stop(kShutdownGrace);
+  spdlog::info("custodyd: stopped; {} queued event(s) committed at shutdown; ledger size {}",
+               queued, impl_->ledger->size());
+}
+
+void BlockSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int App::RunUntilSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+
+  uint64_t watchdog_usec = 0;
+  const bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0;
+  std::chrono::microseconds tick = watchdog ? std::chrono::microseconds(watchdog_usec / 2)
+                                            : std::chrono::microseconds(std::chrono::seconds(1));
+  sd_notifyf(0, "READY=1\nSTATUS=serving on port %u, %llu entries", port(),
+             static_cast<unsigned long long>(impl_->ledger->size()));
+  if (watchdog) spdlog::info("systemd watchdog: pinging every {} ms", tick.count() / 1000);
+
+  uint64_t last_size = impl_->ledger->size();
+  auto last_progress = std::chrono::steady_clock::now();
+  for (;;) {
+    timespec timeout{static_cast<time_t>(tick.count() / 1000000),
+                     static_cast<long>(tick.count() % 1000000) * 1000};
+    siginfo_t info;
+    const int sig = sigtimedwait(&set, &info, &timeout);
+    if (sig == SIGTERM || sig == SIGINT) {
+      spdlog::info("custodyd: received {}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    if (sig == SIGHUP) {
+      sd_notify(0, "RELOADING=1");
+      (void)Reload();
+      sd_notify(0, "READY=1");
+      continue;
+    }
+    // Timeout (or EINTR). The watchdog ping says the appender still makes
+    // progress: work waiting while the log has not grown for a whole
+    // watchdog period means it is stuck (say, in fsync), and systemd should
+    // restart us.
+    if (!watchdog) continue;
+    const auto now = std::chrono::steady_clock::now();
+    const uint64_t size = impl_->ledger->size();
+    if (size != last_size || impl_->ingestor->queue_depth() == 0) {
+      last_size = size;
+      last_progress = now;
+    }
+    if (impl_->ingestor->accepting() && now - last_progress < 2 * tick) {
+      sd_notify(0, "WATCHDOG=1");
+    } else {
+      spdlog::error("watchdog: the appender has made no progress for {} ms; not pinging",
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now - last_progress)
+                        .count());
+    }
+  }
+  sd_notify(0, "STOPPING=1");
+  Shutdown();
+  return 0;
+}
+
+}  // namespace custody::daemon
