@@ -85,6 +85,7 @@ struct Ledger::Impl {
   mutable std::shared_mutex resize_mu;
   std::atomic<uint64_t> map_size{0};
 
+  std::mutex write_mu;  // held for a whole Write()
   mutable std::mutex state_mu;
   CommittedState state;
   std::atomic<uint64_t> size{0};
@@ -533,18 +534,22 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
   for (;;) {
     bool grow = false;
     Result<CommitInfo> result = [&]() -> Result<CommitInfo> {
+      // One writer at a time, from the snapshot of the committed tree to the
+      // publication of the new one (LMDB's own writer lock is released by
+      // the commit, before the new state is published).
+      std::lock_guard write_lock(im.write_mu);
       std::shared_lock lock(im.resize_mu);
       WriteTxn::State st;
       st.ledger = &im;
+      MDB_txn* raw = nullptr;
+      CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_txn_begin(im.env, nullptr, 0, &raw), "begin write"));
+      st.txn = TxnHandle(raw);
       {
         std::lock_guard state_lock(im.state_mu);
         st.range = im.state.range;
         st.last_leaf = im.state.last_leaf;
       }
       st.first_seq = st.range.size();
-      MDB_txn* raw = nullptr;
-      CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_txn_begin(im.env, nullptr, 0, &raw), "begin write"));
-      st.txn = TxnHandle(raw);
       WriteTxn txn(&st);
       Status s = work(txn);
       if (st.map_full) {

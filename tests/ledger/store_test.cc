@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "custody/ledger/checkpoint.h"
 #include "custody/ledger/merkle.h"
@@ -171,6 +172,32 @@ TEST(Ledger, CallerTablesCommitAtomicallyWithEntries) {
   EXPECT_TRUE(found);
   EXPECT_EQ(c.key(), "subject-a");
   EXPECT_TRUE(ledger->OpenTable("entries").status().IsInvalidArgument());
+}
+
+TEST(Ledger, ConcurrentWritersKeepOneConsistentLog) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"));
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        ASSERT_OK(ledger->AppendBatch(NoteBatch(t * 1000 + i * 3, 3)));
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(ledger->size(), 300u);
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger->Read());
+  MemoryTree tree;
+  Hash prev = EmptyRoot();
+  for (uint64_t i = 0; i < view.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(std::string_view bytes, view.Entry(i));
+    ASSERT_OK_AND_ASSIGN(DecodedEntry d, DecodeEntry(bytes));
+    ASSERT_EQ(d.prev, prev) << "seq " << i;
+    prev = LeafHash(bytes);
+    tree.AppendLeaf(prev);
+  }
+  EXPECT_EQ(tree.Root(), ledger->LatestRoot());
 }
 
 TEST(Ledger, MapGrowsWhenFull) {

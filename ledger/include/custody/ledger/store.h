@@ -28,7 +28,9 @@
 // Unavailable and the ledger is unchanged. Growing waits for readers to leave
 // (readers hold a shared lock for the life of their ReadView).
 //
-// Thread safety: Write() from one thread at a time (the appender). Reads
+// Thread safety: Write() may be called from several threads; LMDB's writer
+// lock serialises them (custodyd appends from one appender thread, and its
+// alert dispatcher uses Write() only to clear delivered outbox rows). Reads
 // (ReadView, proofs, LatestCheckpoint, size) from any number of threads,
 // concurrently with the writer; each ReadView is a consistent snapshot.
 #ifndef CUSTODY_LEDGER_STORE_H_
