@@ -70,6 +70,11 @@ Ingestor::Ingestor(ledger::Ledger* ledger, const Tables* tables, policy::Decider
 
 Ingestor::~Ingestor() { Drain(); }
 
+void Ingestor::SetAlertRouter(alerts::Router* router, std::function<void()> notify) {
+  router_ = router;
+  notify_alerts_ = std::move(notify);
+}
+
 Status Ingestor::Start() {
   bool appended = false;
   auto r = ledger_->Write([&](ledger::WriteTxn& txn) { return WritePolicyIfChanged(txn, &appended); });
@@ -215,11 +220,9 @@ Status PutIndexes(ledger::WriteTxn& txn, const Tables& t, uint64_t seq, const sc
   return Status::Ok();
 }
 
-std::string AlertJson(uint64_t seq, uint32_t index, const policy::Hit& hit,
-                      const schema::Event& e, const std::string& producer,
-                      const std::string& received_at) {
+boost::json::object AlertObject(uint64_t seq, const policy::Hit& hit, const schema::Event& e,
+                                const std::string& producer, const std::string& received_at) {
   boost::json::object a;
-  a["alert_id"] = std::to_string(seq) + "-" + std::to_string(index);
   a["seq"] = seq;
   a["event_id"] = e.event_id;
   a["rule"] = hit.rule;
@@ -235,8 +238,7 @@ std::string AlertJson(uint64_t seq, uint32_t index, const policy::Hit& hit,
     a["approval_id"] = hit.approval_id;
     a["approval_status"] = hit.approval_status;
   }
-  auto text = schema::CanonicalJson(a);
-  return text.ok() ? *text : std::string("{}");
+  return a;
 }
 
 }  // namespace
@@ -248,8 +250,12 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
   size_t appended = 0, duplicates = 0;
   auto work = [&](ledger::WriteTxn& txn) -> Status {
     // Replayed after the map grew: undo the previous attempt's window state.
-    if (begun) decider_->RollbackBatch();
+    if (begun) {
+      decider_->RollbackBatch();
+      if (router_ != nullptr) router_->RollbackBatch();
+    }
     decider_->BeginBatch();
+    if (router_ != nullptr) router_->BeginBatch();
     begun = true;
     appended = duplicates = 0;
     const schema::TimePoint now = clock_->Now();
@@ -288,9 +294,16 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
         CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->idempotency, key, seq_bytes));
         CUSTODY_RETURN_IF_ERROR(PutIndexes(txn, *tables_, seq, ev.event));
         for (uint32_t i = 0; i < decision.hits.size(); ++i) {
-          CUSTODY_RETURN_IF_ERROR(txn.Put(
-              tables_->alerts, AlertKey(seq, i),
-              AlertJson(seq, i, decision.hits[i], ev.event, req->producer, received_at)));
+          boost::json::object alert =
+              AlertObject(seq, decision.hits[i], ev.event, req->producer, received_at);
+          if (router_ != nullptr) {
+            CUSTODY_RETURN_IF_ERROR(
+                router_->Record(txn, seq, i, decision.hits[i].severity, std::move(alert), now));
+          } else {
+            alert["alert_id"] = std::to_string(seq) + "-" + std::to_string(i);
+            CUSTODY_ASSIGN_OR_RETURN(std::string text, schema::CanonicalJson(alert));
+            CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->alerts, AlertKey(seq, i), text));
+          }
         }
         in_batch.emplace(std::move(key), seq);
         req->receipts.push_back({ev.event.event_id, seq, false});
@@ -302,12 +315,20 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
   Result<ledger::CommitInfo> result = ledger_->Write(work);
   if (result.ok()) {
     decider_->CommitBatch();
+    if (router_ != nullptr) {
+      const bool wrote = router_->wrote_outbox();
+      router_->CommitBatch();
+      if (wrote && notify_alerts_) notify_alerts_();
+    }
     batches_->Inc();
     events_appended_->Inc(appended);
     events_duplicate_->Inc(duplicates);
     batch_events_->Observe(static_cast<double>(appended));
   } else {
-    if (begun) decider_->RollbackBatch();
+    if (begun) {
+      decider_->RollbackBatch();
+      if (router_ != nullptr) router_->RollbackBatch();
+    }
     commit_failures_->Inc();
   }
   commit_seconds_->Observe(

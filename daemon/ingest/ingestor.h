@@ -34,6 +34,7 @@
 #include "custody/ledger/store.h"
 #include "custody/schema/clock.h"
 #include "custody/schema/event.h"
+#include "daemon/alerts/alerts.h"
 #include "daemon/ingest/pseudonymizer.h"
 #include "daemon/ingest/tables.h"
 #include "daemon/metrics/metrics.h"
@@ -93,6 +94,11 @@ class Ingestor {
            schema::Clock* clock, metrics::Registry* registry, IngestOptions options);
   ~Ingestor();  // Drain()s
 
+  // Routes alert records through `router` (outbox rows, dedup) and calls
+  // `notify` after each commit that queued deliveries. Without a router,
+  // alert records are written with no outbox. Call before Start().
+  void SetAlertRouter(alerts::Router* router, std::function<void()> notify);
+
   // Records the policy in force if the log has not recorded it yet, then
   // starts the appender thread.
   Status Start();
@@ -120,6 +126,8 @@ class Ingestor {
   ledger::Ledger* ledger_;
   const Tables* tables_;
   policy::Decider* decider_;
+  alerts::Router* router_ = nullptr;
+  std::function<void()> notify_alerts_;
   schema::Clock* clock_;
   IngestOptions options_;
 

@@ -56,20 +56,21 @@ Result<std::chrono::microseconds> ParseDuration(std::string_view text) {
     const size_t unit_start = i;
     while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
     const std::string_view unit = text.substr(unit_start, i - unit_start);
-    int64_t scale;
-    if (unit == "ms")
-      scale = 1000;
-    else if (unit == "s")
-      scale = 1000000;
-    else if (unit == "m")
-      scale = 60LL * 1000000;
-    else if (unit == "h")
-      scale = 3600LL * 1000000;
-    else if (unit == "d")
-      scale = 86400LL * 1000000;
-    else if (unit == "w")
-      scale = 7 * 86400LL * 1000000;
-    else {
+    struct Unit {
+      std::string_view name;
+      int64_t scale;
+    };
+    static constexpr Unit kUnits[] = {{"ms", 1000},
+                                      {"s", 1000000},
+                                      {"m", 60LL * 1000000},
+                                      {"h", 3600LL * 1000000},
+                                      {"d", 86400LL * 1000000},
+                                      {"w", 7 * 86400LL * 1000000}};
+    int64_t scale = 0;
+    for (const Unit& u : kUnits) {
+      if (u.name == unit) scale = u.scale;
+    }
+    if (scale == 0) {
       return Status::InvalidArgument("duration \"" + std::string(text) + "\" has unit \"" +
                                      std::string(unit) +
                                      "\"; expected one of ms, s, m, h, d, w (e.g. \"24h\")");

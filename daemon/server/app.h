@@ -70,9 +70,12 @@ class App {
   void Shutdown();
 
   // Serves until SIGTERM or SIGINT (then Shutdown()s and returns 0);
-  // SIGHUP calls Reload(). Tells systemd READY=1 / WATCHDOG=1 (every half
-  // WATCHDOG_USEC) / STOPPING=1 when NOTIFY_SOCKET is set. BlockSignals()
-  // must have run before any thread was started.
+  // SIGHUP calls Reload() (logs go to stderr, so there is nothing to
+  // reopen). Tells systemd READY=1, RELOADING=1, STOPPING=1 and, every half
+  // WATCHDOG_USEC, WATCHDOG=1 -- unless events have been waiting while the
+  // log did not grow for a whole period (a stuck appender), so systemd
+  // restarts a daemon that no longer commits. All of it is a no-op without
+  // NOTIFY_SOCKET. BlockSignals() must have run before any thread started.
   int RunUntilSignal();
 
  private:

@@ -37,6 +37,12 @@ namespace custody::daemon {
 // A validated GET /v1/alerts?follow=1: stream alerts of entries with
 // seq >= after_seq that match `query` (its limit/cursor unused), as
 // Server-Sent Events, until the client goes away or the server stops.
+// after_seq defaults to the log size (only new alerts); a reconnecting
+// client's Last-Event-ID resumes after that entry. Each event is
+//   id: <entry seq>\nevent: alert\ndata: <alert JSON>\n\n
+// (all alerts of one entry are written together), with a ": keep-alive"
+// comment every stream_heartbeat. The session polls the ledger size every
+// alert_poll_interval and queries only when it grew.
 struct AlertFollow {
   AlertQuery query;
   uint64_t after_seq = 0;

@@ -427,8 +427,8 @@ TEST_F(DaemonTest, SighupReloadsTokens) {
 
 TEST_F(DaemonTest, NotifiesSystemdReadyWatchdogAndStopping) {
   DaemonOptions o;
-  DaemonHarness probe;  // only for a temp dir
-  const std::string path = probe.dir() + "/notify.sock";
+  ScopedTempDir scratch;
+  const std::string path = scratch.File("notify.sock");
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(fd, 0);
   sockaddr_un addr{};
@@ -568,8 +568,8 @@ TEST_F(DaemonTest, UnixSocketServesTheApi) {
 }
 
 TEST_F(DaemonTest, AlertsFollowStreamsNewAlertsAsServerSentEvents) {
-  DaemonHarness probe;
-  const std::string policy = probe.dir() + "/policy.toml";
+  ScopedTempDir scratch;
+  const std::string policy = scratch.File("policy.toml");
   WriteFileOrDie(policy, R"([[rule]]
 id = "share-anything"
 version = 1
