@@ -120,8 +120,7 @@ Result<HttpResponse> Api::Check(Result<HttpResponse> response, std::string what)
 }
 
 Result<std::string> Api::GetText(std::string_view target) {
-  CUSTODY_ASSIGN_OR_RETURN(HttpResponse r,
-                           Check(http_.Get(target), "GET " + std::string(target)));
+  CUSTODY_ASSIGN_OR_RETURN(HttpResponse r, Check(http_.Get(target), "GET " + std::string(target)));
   return std::move(r.body);
 }
 
@@ -138,8 +137,7 @@ Result<json::value> Api::GetJson(std::string_view target) {
 Result<json::value> Api::PostJson(std::string_view target, std::string_view body,
                                   std::string_view content_type) {
   CUSTODY_ASSIGN_OR_RETURN(
-      HttpResponse r,
-      Check(http_.Post(target, body, content_type), "POST " + std::string(target)));
+      HttpResponse r, Check(http_.Post(target, body, content_type), "POST " + std::string(target)));
   auto v = schema::ParseJson(r.body);
   if (!v.ok()) {
     return Status::Internal("POST " + std::string(target) +

@@ -15,13 +15,12 @@
 #ifndef CUSTODY_CLIENT_CUSTODYCTL_API_H_
 #define CUSTODY_CLIENT_CUSTODYCTL_API_H_
 
+#include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/json/value.hpp>
 
 #include "client/custodyctl/http_client.h"
 #include "custody/ledger/hash.h"

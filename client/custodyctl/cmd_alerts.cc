@@ -33,7 +33,8 @@ struct AlertPage {
   std::optional<std::string> next_cursor;
 };
 
-Result<AlertPage> FetchAlerts(Api& api, const std::vector<std::pair<std::string, std::string>>& filters,
+Result<AlertPage> FetchAlerts(Api& api,
+                              const std::vector<std::pair<std::string, std::string>>& filters,
                               size_t limit, const std::optional<std::string>& cursor) {
   auto params = filters;
   params.emplace_back("limit", std::to_string(limit));
@@ -71,7 +72,7 @@ class FollowPrinter {
     if (ctx_.format() == Format::kNdjson) {
       for (const auto& a : alerts) PrintLine(a);
     } else if (!alerts.empty() || header_) {
-      PrintAlertTable(ctx_, alerts, header_);
+      PrintAlertTable(ctx_, alerts, header_, &widths_);
       header_ = false;
     }
     std::fflush(stdout);
@@ -80,6 +81,7 @@ class FollowPrinter {
  private:
   Context& ctx_;
   bool header_ = true;
+  std::vector<size_t> widths_ = AlertStreamWidths();
 };
 
 // Parses a Server-Sent Events byte stream into (id, data) events.
@@ -168,8 +170,8 @@ Status Follow(Context& ctx, Api& api, std::vector<std::pair<std::string, std::st
           parser.Feed(bytes, [&](const std::string& id, const std::string& data) {
             printer.Print({data});
             uint64_t seq = 0;
-            if (!id.empty() && std::from_chars(id.data(), id.data() + id.size(), seq).ec ==
-                                   std::errc()) {
+            if (!id.empty() &&
+                std::from_chars(id.data(), id.data() + id.size(), seq).ec == std::errc()) {
               after_seq = std::max(after_seq.value_or(0), seq + 1);
             }
           });
@@ -184,8 +186,8 @@ Status Follow(Context& ctx, Api& api, std::vector<std::pair<std::string, std::st
     }
     // The stream ended (custodyd restarting, a proxy timeout): resume where
     // it stopped, as an EventSource would.
-    if (!res.ok()) std::fprintf(stderr, "custodyctl: %s (reconnecting)\n",
-                                res.status().message().c_str());
+    if (!res.ok())
+      std::fprintf(stderr, "custodyctl: %s (reconnecting)\n", res.status().message().c_str());
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }
@@ -236,7 +238,8 @@ Status RunAlerts(Context& ctx, const AlertsOptions& opt) {
         break;
       }
       PrintAlertTable(ctx, alerts, true);
-      if (cursor) std::fprintf(stderr, "more alerts: add --cursor %s (or --all)\n", cursor->c_str());
+      if (cursor)
+        std::fprintf(stderr, "more alerts: add --cursor %s (or --all)\n", cursor->c_str());
       break;
   }
   return Status::Ok();
@@ -246,7 +249,8 @@ Status RunAlerts(Context& ctx, const AlertsOptions& opt) {
 
 void AddAlertsCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
   auto opt = std::make_shared<AlertsOptions>();
-  CLI::App* cmd = root.add_subcommand("alerts", "List boundary-policy alerts (-f: follow new ones)");
+  CLI::App* cmd =
+      root.add_subcommand("alerts", "List boundary-policy alerts (-f: follow new ones)");
   cmd->add_option("--since", opt->since, "event time >= this: RFC 3339, 2h, 7d, today, ...");
   cmd->add_option("--min-severity", opt->min_severity, "info, low, medium, high or critical")
       ->check(CLI::IsMember({"info", "low", "medium", "high", "critical"}));

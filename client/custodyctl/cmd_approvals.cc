@@ -39,8 +39,7 @@ std::string ScopeSummary(const json::object* scope) {
   return out;
 }
 
-Status PrintRecorded(Context& ctx, const std::vector<std::string>& answers,
-                     std::string_view what) {
+Status PrintRecorded(Context& ctx, const std::vector<std::string>& answers, std::string_view what) {
   switch (ctx.format()) {
     case Format::kNdjson:
       for (const auto& a : answers) PrintLine(a);

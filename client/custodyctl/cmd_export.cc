@@ -209,8 +209,8 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
     CUSTODY_RETURN_IF_ERROR(
         WriteFileAtomic((cps / ledger::CheckpointFileName(trusted->size)).string(), trusted_note));
   }
-  CUSTODY_RETURN_IF_ERROR(ledger::WriteBundleLogJson(opt.out, signed_cp.cp.origin,
-                                                     signed_cp.key.ToString(), size));
+  CUSTODY_RETURN_IF_ERROR(
+      ledger::WriteBundleLogJson(opt.out, signed_cp.cp.origin, signed_cp.key.ToString(), size));
 
   if (ctx.format() != Format::kTable) {
     json::object o;
@@ -245,7 +245,8 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
 void AddExportCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
   auto opt = std::make_shared<ExportOpts>();
   CLI::App* cmd = root.add_subcommand(
-      "export", "Download the log into an export bundle for auditors, verifying it as it is written");
+      "export",
+      "Download the log into an export bundle for auditors, verifying it as it is written");
   cmd->add_option("--out", opt->out, "the bundle directory (new or empty)")->required();
   cmd->add_option("--to", opt->to,
                   "export entries [0, N) (default: the latest checkpoint's size; needs a server "

@@ -121,8 +121,9 @@ Status RunTokenHash(Context& ctx, const TokenOptions& opt) {
   }
   if (opt.generate) {
     // On stderr so that stdout can be pasted into the config without the secret.
-    std::fprintf(stderr, "bearer token (shown once; give it to the client, store only the hash):\n"
-                         "  %s\n",
+    std::fprintf(stderr,
+                 "bearer token (shown once; give it to the client, store only the hash):\n"
+                 "  %s\n",
                  token.c_str());
   }
   if (!opt.name.empty()) {

@@ -88,7 +88,8 @@ Status RunPolicyCheck(Context& ctx, const PolicyOptions& opt) {
           const auto& h = d.hits[i];
           line += (i ? "; " : "") + h.rule + " (" + std::string(policy::SeverityName(h.severity)) +
                   "): " + h.reason;
-          if (!h.approval_id.empty()) line += " [approval " + h.approval_id + ": " + h.approval_status + "]";
+          if (!h.approval_id.empty())
+            line += " [approval " + h.approval_id + ": " + h.approval_status + "]";
         }
         eval_lines.push_back(std::move(line));
       }
@@ -148,7 +149,8 @@ void AddPolicyCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
       "each rolling window holds only the event itself.\n\n"
       "Examples:\n"
       "  custodyctl policy check /etc/custody/boundaries.toml\n"
-      "  custodyctl policy check boundaries.toml --events sample.ndjson --approvals approvals.json");
+      "  custodyctl policy check boundaries.toml --events sample.ndjson --approvals "
+      "approvals.json");
   out->push_back({check, [&ctx, opt] { return RunPolicyCheck(ctx, *opt); }});
   cmd->footer("Example:\n  custodyctl policy check boundaries.toml");
 }

@@ -38,18 +38,17 @@ Status RunQuery(Context& ctx, const QueryOptions& opt) {
   std::optional<std::string> cursor;
   if (!opt.cursor.empty()) cursor = opt.cursor;
   for (;;) {
-    const size_t want = opt.all ? kServerMaxLimit
-                                : std::min(kServerMaxLimit, opt.limit - entries.size());
-    const std::string target =
-        "/v1/events" + QueryString({{"subject", opt.subject},
-                                    {"actor", opt.actor},
-                                    {"category", opt.category},
-                                    {"system", opt.system},
-                                    {"country", opt.country},
-                                    {"since", since},
-                                    {"until", until},
-                                    {"limit", std::to_string(want)},
-                                    {"cursor", cursor.value_or("")}});
+    const size_t want =
+        opt.all ? kServerMaxLimit : std::min(kServerMaxLimit, opt.limit - entries.size());
+    const std::string target = "/v1/events" + QueryString({{"subject", opt.subject},
+                                                           {"actor", opt.actor},
+                                                           {"category", opt.category},
+                                                           {"system", opt.system},
+                                                           {"country", opt.country},
+                                                           {"since", since},
+                                                           {"until", until},
+                                                           {"limit", std::to_string(want)},
+                                                           {"cursor", cursor.value_or("")}});
     CUSTODY_ASSIGN_OR_RETURN(json::value page, api->GetJson(target));
     const json::object* o = page.if_object();
     const json::value* events = o ? o->if_contains("events") : nullptr;
@@ -108,11 +107,12 @@ Status RunTail(Context& ctx, const TailOptions& opt) {
     return Status::Ok();
   }
   bool header = true;
+  std::vector<size_t> widths = EntryStreamWidths();
   auto emit = [&](const std::vector<std::string>& batch) {
     if (ctx.format() == Format::kNdjson) {
       for (const auto& e : batch) PrintLine(e);
     } else if (!batch.empty() || header) {
-      PrintEntryTable(ctx, batch, header);
+      PrintEntryTable(ctx, batch, header, &widths);
       header = false;
     }
     std::fflush(stdout);
@@ -164,8 +164,10 @@ void AddQueryCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
 
 void AddTailCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
   auto opt = std::make_shared<TailOptions>();
-  CLI::App* cmd = root.add_subcommand("tail", "Show the newest ledger entries (-f: keep following)");
-  cmd->add_option("-n,--lines", opt->count, "how many of the newest entries")->capture_default_str();
+  CLI::App* cmd =
+      root.add_subcommand("tail", "Show the newest ledger entries (-f: keep following)");
+  cmd->add_option("-n,--lines", opt->count, "how many of the newest entries")
+      ->capture_default_str();
   cmd->add_flag("-f,--follow", opt->follow, "keep polling for new entries until interrupted");
   cmd->add_option("--interval", opt->interval, "poll interval with -f (500ms, 2s, ...)")
       ->capture_default_str();

@@ -30,8 +30,8 @@ struct SendOptions {
 };
 
 std::string_view TrimLeft(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' ||
-                        s.front() == '\r')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' || s.front() == '\r')) {
     s.remove_prefix(1);
   }
   return s;
@@ -65,8 +65,8 @@ Status ReadEvents(const std::string& path, std::vector<InputEvent>* out) {
   size_t first = 0;
   while (first < lines.size() && Blank(lines[first])) ++first;
   if (first < lines.size() && !schema::ParseJson(lines[first]).ok()) {
-    return Status::InvalidArgument(name + " is neither JSON nor NDJSON: " +
-                                   whole.status().message());
+    return Status::InvalidArgument(name +
+                                   " is neither JSON nor NDJSON: " + whole.status().message());
   }
   for (size_t i = 0; i < lines.size(); ++i) {
     std::string_view line = lines[i];
@@ -84,10 +84,11 @@ Status BatchFailure(Problem p, const std::vector<InputEvent>& events, size_t fir
   for (ProblemItem& e : p.errors) {
     if (e.is_parameter || e.where.size() < 2 || e.where[0] != '/') continue;
     size_t slash = e.where.find('/', 1);
-    const std::string index_text = e.where.substr(1, slash == std::string::npos ? std::string::npos
-                                                                                : slash - 1);
+    const std::string index_text =
+        e.where.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
     size_t index = 0;
-    auto [ptr, ec] = std::from_chars(index_text.data(), index_text.data() + index_text.size(), index);
+    auto [ptr, ec] =
+        std::from_chars(index_text.data(), index_text.data() + index_text.size(), index);
     if (ec != std::errc() || ptr != index_text.data() + index_text.size()) continue;
     if (first + index >= events.size()) continue;
     const std::string rest = slash == std::string::npos ? "" : e.where.substr(slash);
@@ -131,7 +132,8 @@ Status RunSend(Context& ctx, const SendOptions& opt) {
       const bool busy = res.ok() ? res->status == 503 : res.status().IsUnavailable();
       if (!busy || attempt >= opt.retries) break;
       int wait = 1;
-      if (res.ok() && !res->retry_after.empty()) wait = std::max(1, std::atoi(res->retry_after.c_str()));
+      if (res.ok() && !res->retry_after.empty())
+        wait = std::max(1, std::atoi(res->retry_after.c_str()));
       std::fprintf(stderr, "custodyctl: custodyd is busy; retrying in %d s\n", wait);
       std::this_thread::sleep_for(std::chrono::seconds(wait));
     }

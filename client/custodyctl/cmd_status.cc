@@ -81,8 +81,8 @@ Status RunStatus(Context& ctx) {
       c["signature_verified"] = true;
       c["key_pinned"] = cp->pinned;
       c["last_entry_received_at"] = last_received;
-      c["age_seconds"] = age ? json::value(static_cast<double>(age->count()) / 1e6)
-                             : json::value(nullptr);
+      c["age_seconds"] =
+          age ? json::value(static_cast<double>(age->count()) / 1e6) : json::value(nullptr);
       o["checkpoint"] = c;
     } else {
       o["checkpoint"] = nullptr;
@@ -100,8 +100,9 @@ Status RunStatus(Context& ctx) {
     kv.Add("origin", log.origin);
     kv.Add("log size", std::to_string(log.size) + " entries");
     if (cp) {
-      kv.Add("checkpoint", "size " + std::to_string(cp->cp.size) + ", signature verified" +
-                               (cp->pinned ? " (pinned key)" : ""),
+      kv.Add("checkpoint",
+             "size " + std::to_string(cp->cp.size) + ", signature verified" +
+                 (cp->pinned ? " (pinned key)" : ""),
              Style::kGreen);
       if (age) kv.Add("last commit", last_received + " (" + HumanAge(*age) + " ago)");
     } else if (log.size == 0) {
@@ -109,8 +110,9 @@ Status RunStatus(Context& ctx) {
     } else {
       kv.Add("checkpoint", cp_error, Style::kRed);
     }
-    kv.Add("ingest queue", queue ? std::to_string(static_cast<int64_t>(*queue)) + " event(s) waiting"
-                                 : "unknown (/metrics not reachable)");
+    kv.Add("ingest queue", queue
+                               ? std::to_string(static_cast<int64_t>(*queue)) + " event(s) waiting"
+                               : "unknown (/metrics not reachable)");
     if (appended) {
       kv.Add("appended", std::to_string(static_cast<int64_t>(*appended)) + " since start");
     }

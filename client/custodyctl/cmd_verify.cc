@@ -54,8 +54,9 @@ Status RunCheckpoint(Context& ctx, const CheckpointOptions& opt) {
   kv.Add("origin", latest.cp.origin);
   kv.Add("size", std::to_string(latest.cp.size));
   kv.Add("root", ledger::HashToBase64(latest.cp.root));
-  kv.Add("signature", "verified with " + latest.key.ToString() +
-                          (latest.pinned ? " (pinned)" : " (announced by the server, not pinned)"),
+  kv.Add("signature",
+         "verified with " + latest.key.ToString() +
+             (latest.pinned ? " (pinned)" : " (announced by the server, not pinned)"),
          Style::kGreen);
   kv.Add("consistency", TrustText(trust), trust.checked ? Style::kGreen : Style::kYellow);
   if (!saved.empty()) kv.Add("saved", saved + " (the next run checks the log still extends it)");
@@ -133,11 +134,13 @@ Status RunProve(Context& ctx, const ProveOptions& opt) {
   kv.Add("leaf hash", ledger::HashToBase64(leaf));
   kv.Add("checkpoint", latest.cp.origin + " size " + std::to_string(latest.cp.size) + " root " +
                            ledger::HashToBase64(latest.cp.root));
-  kv.Add("signature", "verified with " + latest.key.ToString() +
-                          (latest.pinned ? " (pinned)" : " (announced by the server, not pinned)"),
+  kv.Add("signature",
+         "verified with " + latest.key.ToString() +
+             (latest.pinned ? " (pinned)" : " (announced by the server, not pinned)"),
          Style::kGreen);
-  kv.Add("inclusion", "verified: " + std::to_string(proof.size()) +
-                          "-hash RFC 9162 proof recomputes the signed root",
+  kv.Add("inclusion",
+         "verified: " + std::to_string(proof.size()) +
+             "-hash RFC 9162 proof recomputes the signed root",
          Style::kGreen);
   kv.Add("consistency", TrustText(trust), trust.checked ? Style::kGreen : Style::kYellow);
   kv.Print(ctx.term());
@@ -174,8 +177,9 @@ void AddCheckpointCommand(CLI::App& root, Context& ctx, std::vector<Command>* ou
 void AddProveCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
   auto opt = std::make_shared<ProveOptions>();
   CLI::App* cmd = root.add_subcommand(
-      "prove", "Prove that entry SEQ is in the signed log: fetch it, its inclusion proof and the "
-               "checkpoint, and verify all three locally");
+      "prove",
+      "Prove that entry SEQ is in the signed log: fetch it, its inclusion proof and the "
+      "checkpoint, and verify all three locally");
   cmd->add_option("seq", opt->seq, "the entry's seq (a receipt's seq)")->required();
   cmd->add_option("--trusted", opt->trusted,
                   "also check the log extends this earlier checkpoint (default: the saved one)");

@@ -79,7 +79,8 @@ Result<ledger::VerifierKey> Context::VerifierKey(bool* pinned) {
   CUSTODY_ASSIGN_OR_RETURN(Api * a, api());
   CUSTODY_ASSIGN_OR_RETURN(LogInfo info, a->Log());
   auto key = ledger::VerifierKey::Parse(info.verifier_key);
-  if (!key.ok()) return Status::Internal("GET /v1/log: bad verifier_key: " + key.status().message());
+  if (!key.ok())
+    return Status::Internal("GET /v1/log: bad verifier_key: " + key.status().message());
   return key;
 }
 
@@ -133,8 +134,10 @@ Status WriteFileAtomic(const std::string& path, std::string_view contents, unsig
     }
     off += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    Status st = Status::FromErrno(errno, "fsync " + tmp);
+  const bool synced = ::fsync(fd) == 0;
+  const int sync_errno = errno;
+  if (::close(fd) != 0 || !synced) {
+    Status st = Status::FromErrno(synced ? errno : sync_errno, "fsync " + tmp);
     ::unlink(tmp.c_str());
     return st;
   }

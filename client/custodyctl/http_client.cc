@@ -140,7 +140,8 @@ struct HttpClient::Impl {
 
   Status TransportError(const beast::error_code& ec, std::string_view during) const {
     std::string why = ec.message();
-    if (ec == beast::error::timeout) why = "timed out after " + std::to_string(timeout.count()) + " ms";
+    if (ec == beast::error::timeout)
+      why = "timed out after " + std::to_string(timeout.count()) + " ms";
     return Status::Unavailable("cannot " + std::string(during) + " " + server.ToString() + ": " +
                                why);
   }

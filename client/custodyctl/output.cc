@@ -98,12 +98,17 @@ void Table::AddRow(std::vector<std::string> cells, std::vector<Style> styles) {
   rows_.push_back({std::move(cells), std::move(styles)});
 }
 
-void Table::Print(const Terminal& term, std::FILE* out, bool header) const {
+void Table::Print(const Terminal& term, std::FILE* out, bool header,
+                  std::vector<size_t>* sticky) const {
   const size_t n = headers_.size();
   std::vector<size_t> widths(n);
   for (size_t c = 0; c < n; ++c) widths[c] = DisplayWidth(headers_[c]);
   for (const Row& r : rows_) {
     for (size_t c = 0; c < n; ++c) widths[c] = std::max(widths[c], DisplayWidth(r.cells[c]));
+  }
+  if (sticky != nullptr) {
+    sticky->resize(n, 0);
+    for (size_t c = 0; c < n; ++c) widths[c] = std::max(widths[c], (*sticky)[c]);
   }
   // Shrink the widest column until the table fits the terminal.
   if (term.width() > 0 && n > 0) {
@@ -133,6 +138,7 @@ void Table::Print(const Terminal& term, std::FILE* out, bool header) const {
     text += '\n';
     std::fputs(text.c_str(), out);
   };
+  if (sticky != nullptr) *sticky = widths;
   if (header) line(headers_, {}, true);
   for (const Row& r : rows_) line(r.cells, r.styles, false);
 }

@@ -55,8 +55,12 @@ class Table {
   explicit Table(std::vector<std::string> headers);
   void AddRow(std::vector<std::string> cells, std::vector<Style> styles = {});
   size_t rows() const { return rows_.size(); }
-  // Without `header` only the rows are printed (a follow stream's later batches).
-  void Print(const Terminal& term, std::FILE* out = stdout, bool header = true) const;
+  // Without `header` only the rows are printed (a follow stream's later
+  // batches). `sticky` (may be null) carries column widths from one call to
+  // the next so a stream's rows stay aligned: columns are at least that wide,
+  // and it is updated to the widths used.
+  void Print(const Terminal& term, std::FILE* out = stdout, bool header = true,
+             std::vector<size_t>* sticky = nullptr) const;
 
  private:
   struct Row {

@@ -85,7 +85,8 @@ std::string EntrySummary(const json::object& entry) {
     if (!event_id.empty()) s += " [" + event_id + "]";
     return s;
   }
-  if (kind == "policy") return "policy " + Short(Str(*body, "sha256"), 12) + " " + Str(*body, "source");
+  if (kind == "policy")
+    return "policy " + Short(Str(*body, "sha256"), 12) + " " + Str(*body, "source");
   if (kind == "approval") {
     return "approval " + Str(*body, "approval_id") + " by " + Str(*body, "granted_by") + " (" +
            Str(*body, "valid_from") + " .. " + Str(*body, "valid_until") + ")";
@@ -97,7 +98,8 @@ std::string EntrySummary(const json::object& entry) {
   return Short(json::serialize(*body), 80);
 }
 
-void PrintEntryTable(Context& ctx, const std::vector<std::string>& entries, bool header) {
+void PrintEntryTable(Context& ctx, const std::vector<std::string>& entries, bool header,
+                     std::vector<size_t>* widths) {
   Table t({"SEQ", "RECEIVED", "KIND", "PRODUCER", "ALERTS", "SUMMARY"});
   for (const std::string& bytes : entries) {
     auto v = schema::ParseJson(bytes);
@@ -114,7 +116,7 @@ void PrintEntryTable(Context& ctx, const std::vector<std::string>& entries, bool
               critical ? Style::kBoldRed : Style::kRed, Style::kNone});
   }
   if (!header && t.rows() == 0) return;
-  t.Print(ctx.term(), stdout, header);
+  t.Print(ctx.term(), stdout, header, widths);
 }
 
 void PrintEntries(Context& ctx, const std::vector<std::string>& entries, std::string_view member,
@@ -152,7 +154,8 @@ void PrintEntries(Context& ctx, const std::vector<std::string>& entries, std::st
   }
 }
 
-void PrintAlertTable(Context& ctx, const std::vector<std::string>& alerts, bool header) {
+void PrintAlertTable(Context& ctx, const std::vector<std::string>& alerts, bool header,
+                     std::vector<size_t>* widths) {
   Table t({"TIME", "SEVERITY", "RULE", "SEQ", "ACTOR", "TARGET", "REASON"});
   for (const std::string& text : alerts) {
     auto v = schema::ParseJson(text);
@@ -161,12 +164,17 @@ void PrintAlertTable(Context& ctx, const std::vector<std::string>& alerts, bool 
     const std::string severity = Str(a, "severity");
     std::string reason = Str(a, "reason");
     const std::string approval = Str(a, "approval_id");
-    if (!approval.empty()) reason += " [approval " + approval + ": " + Str(a, "approval_status") + "]";
+    if (!approval.empty())
+      reason += " [approval " + approval + ": " + Str(a, "approval_status") + "]";
     t.AddRow({Str(a, "time"), severity, Str(a, "rule"), Num(a, "seq"), Str(a, "actor"),
               Str(a, "target_system"), reason},
              {Style::kNone, SeverityStyle(severity)});
   }
-  t.Print(ctx.term(), stdout, header);
+  t.Print(ctx.term(), stdout, header, widths);
 }
+
+// SEQ RECEIVED KIND PRODUCER ALERTS SUMMARY / TIME SEVERITY RULE SEQ ACTOR TARGET REASON
+std::vector<size_t> EntryStreamWidths() { return {6, 27, 6, 12, 14, 0}; }
+std::vector<size_t> AlertStreamWidths() { return {20, 8, 26, 6, 10, 12, 0}; }
 
 }  // namespace custody::client

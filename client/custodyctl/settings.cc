@@ -1,13 +1,13 @@
 #include "client/custodyctl/settings.h"
 
 #include <sys/stat.h>
+#include <toml++/toml.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 namespace custody::client {
 namespace {

@@ -120,8 +120,7 @@ Result<schema::TimePoint> ParseTimeArg(std::string_view text, schema::TimePoint 
     rfc[10] = 'T';
     auto t = schema::ParseRfc3339(rfc);
     if (!t.ok()) {
-      return Status::InvalidArgument("time \"" + std::string(text) +
-                                     "\": " + t.status().message());
+      return Status::InvalidArgument("time \"" + std::string(text) + "\": " + t.status().message());
     }
     return *t;
   }
@@ -130,8 +129,8 @@ Result<schema::TimePoint> ParseTimeArg(std::string_view text, schema::TimePoint 
   if (rel.ends_with("ago")) rel = Trim(rel.substr(0, rel.size() - 3));
   if (!rel.empty() && std::isdigit(static_cast<unsigned char>(rel.front()))) {
     auto d = ParseDurationArg(rel);
-    if (!d.ok()) return Status::InvalidArgument("time \"" + std::string(text) + "\": " +
-                                                d.status().message());
+    if (!d.ok())
+      return Status::InvalidArgument("time \"" + std::string(text) + "\": " + d.status().message());
     if (schema::ToUnixMicros(now) < d->count()) {
       return Status::InvalidArgument("time \"" + std::string(text) + "\" is before 1970");
     }

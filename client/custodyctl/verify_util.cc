@@ -11,11 +11,19 @@ Result<VerifiedCheckpoint> FetchVerifiedCheckpoint(Context& ctx, std::optional<u
   VerifiedCheckpoint out;
   CUSTODY_ASSIGN_OR_RETURN(out.key, ctx.VerifierKey(&out.pinned));
   CUSTODY_ASSIGN_OR_RETURN(Api * api, ctx.api());
-  CUSTODY_ASSIGN_OR_RETURN(out.note, api->Checkpoint(size));
+  auto note = api->Checkpoint(size);
+  if (!note.ok() && size && note.status().IsInvalidArgument()) {
+    return Status::FailedPrecondition(
+        "this custodyd serves only its latest checkpoint, so a bundle can only end at the "
+        "latest size (drop --to, or upgrade custodyd to serve GET /v1/checkpoint?size=N): " +
+        note.status().message());
+  }
+  if (!note.ok()) return note.status();
+  out.note = std::move(note).value();
   auto cp = ledger::OpenCheckpoint(out.note, out.key, out.key.name);
   if (!cp.ok()) {
-    return Status::Corruption("the server's checkpoint does NOT verify with " +
-                              out.key.ToString() + ": " + cp.status().message());
+    return Status::Corruption("the server's checkpoint does NOT verify with " + out.key.ToString() +
+                              ": " + cp.status().message());
   }
   out.cp = std::move(cp).value();
   if (size && out.cp.size != *size) {

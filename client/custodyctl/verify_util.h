@@ -2,10 +2,9 @@
 #ifndef CUSTODY_CLIENT_CUSTODYCTL_VERIFY_UTIL_H_
 #define CUSTODY_CLIENT_CUSTODYCTL_VERIFY_UTIL_H_
 
+#include <boost/json/value.hpp>
 #include <optional>
 #include <string>
-
-#include <boost/json/value.hpp>
 
 #include "client/custodyctl/context.h"
 #include "custody/ledger/checkpoint.h"

@@ -307,6 +307,68 @@ void ParseTokens(const toml::node* node, Config* config, Errors* errors) {
   }
 }
 
+void ParseAlertSinks(const toml::node* node, Config* config, Errors* errors) {
+  if (node == nullptr) return;
+  const toml::array* array = node->as_array();
+  if (array == nullptr || !array->is_array_of_tables()) {
+    errors->Add(node->source(), "alert_sink",
+                "expected an array of tables; write each sink as an [[alert_sink]] table");
+    return;
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const toml::table& t = *array->get(i)->as_table();
+    const std::string prefix = "alert_sink[" + std::to_string(i) + "].";
+    TableReader r(t, prefix, errors);
+    alerts::SinkConfig sink;
+    std::string type, severity = "info";
+    r.String("name", &sink.name);
+    r.String("type", &type);
+    r.String("url", &sink.url);
+    r.String("path", &sink.path);
+    r.String("min_severity", &severity);
+    r.Integer("timeout_ms", &sink.timeout_ms, 1, 600000);
+    r.Integer("initial_backoff_ms", &sink.initial_backoff_ms, 1, 600000);
+    r.Integer("max_backoff_ms", &sink.max_backoff_ms, 1, 86400000);
+    r.RejectUnknown();
+    auto where = [&](std::string_view key) {
+      const toml::node* n = t.get(key);
+      return n ? n->source() : t.source();
+    };
+    bool ok = true;
+    if (sink.name.empty()) {
+      errors->Add(where("name"), prefix + "name", "missing; every sink needs a unique name");
+      ok = false;
+    }
+    if (type == "webhook") {
+      sink.type = alerts::SinkType::kWebhook;
+      if (sink.url.rfind("http://", 0) != 0) {
+        errors->Add(where("url"), prefix + "url",
+                    "a webhook needs url = \"http://host:port/path\" (plain HTTP on a trusted network)");
+        ok = false;
+      }
+    } else if (type == "log") {
+      sink.type = alerts::SinkType::kLog;
+    } else if (type == "file") {
+      sink.type = alerts::SinkType::kFile;
+      if (sink.path.empty()) {
+        errors->Add(where("path"), prefix + "path", "a file sink needs path = \"/path/alerts.ndjson\"");
+        ok = false;
+      }
+    } else {
+      errors->Add(where("type"), prefix + "type",
+                  "must be webhook, log or file, got \"" + type + "\"");
+      ok = false;
+    }
+    if (!policy::ParseSeverity(severity, &sink.min_severity)) {
+      errors->Add(where("min_severity"), prefix + "min_severity",
+                  "must be info, low, medium, high or critical, got \"" + severity + "\"");
+      ok = false;
+    }
+    if (sink.max_backoff_ms < sink.initial_backoff_ms) sink.max_backoff_ms = sink.initial_backoff_ms;
+    if (ok) config->alerts.sinks.push_back(std::move(sink));
+  }
+}
+
 }  // namespace
 
 std::string_view RoleName(Role role) {
@@ -432,6 +494,32 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source) {
     r.Integer("batch_size", &config.ingest.batch_size, 1, 1000000);
     r.RejectUnknown();
   }
+  if (const toml::table* alerts = SubTable(top, "alerts", &errors)) {
+    TableReader r(*alerts, "alerts.", &errors);
+    r.Integer("dedup_window_seconds", &config.alerts.dedup.window_seconds, 0, 86400 * 30);
+    if (const toml::node* key = r.Take("dedup_key")) {
+      const toml::array* a = key->as_array();
+      std::vector<std::string> fields;
+      bool ok = a != nullptr;
+      if (a != nullptr) {
+        for (const auto& f : *a) {
+          if (!f.is_string()) {
+            ok = false;
+            break;
+          }
+          fields.push_back(f.as_string()->get());
+        }
+      }
+      if (ok) {
+        config.alerts.dedup.key = std::move(fields);
+      } else {
+        errors.Add(key->source(), "alerts.dedup_key",
+                   "expected an array of alert field names, e.g. [\"actor\", \"target_system\"]");
+      }
+    }
+    r.RejectUnknown();
+  }
+  ParseAlertSinks(top.Take("alert_sink"), &config, &errors);
   ParseTokens(top.Take("token"), &config, &errors);
   top.RejectUnknown();
 

@@ -34,6 +34,8 @@
 
 #include "custody/schema/result.h"
 
+#include "daemon/alerts/alerts.h"
+
 namespace custody::daemon {
 
 using schema::Result;
@@ -77,6 +79,22 @@ struct IngestConfig {
   size_t batch_size = 8192;        // events per LMDB transaction
 };
 
+// [alerts] and [[alert_sink]]: see daemon/alerts/alerts.h. Example:
+//   [alerts]
+//   dedup_window_seconds = 300          # 0 (default): every alert notifies
+//   dedup_key = ["actor"]               # alert fields that, with the rule, form the key
+//   [[alert_sink]]
+//   name = "soc"                        # unique
+//   type = "webhook"                    # webhook | log | file
+//   url = "http://127.0.0.1:9000/custody"
+//   min_severity = "high"               # info | low | medium | high | critical
+//   timeout_ms = 2000
+//   initial_backoff_ms = 100
+//   max_backoff_ms = 30000
+//   (a file sink has path = "/var/log/custody/alerts.ndjson")
+// Without any [[alert_sink]], alerts are still recorded and queryable, and a
+// "log" sink (spdlog, hence journald) notifies.
+
 struct Config {
   std::string source;  // the file it was read from ("" for built-in defaults)
   ListenAddress listen;
@@ -87,6 +105,7 @@ struct Config {
   std::string log_level = "info";
   HttpConfig http;
   IngestConfig ingest;
+  alerts::AlertsConfig alerts;
   std::vector<TokenConfig> tokens;
 };
 

@@ -271,6 +271,11 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
       if (req->type == Request::Type::kRecord) {
         ledger::PendingEntry entry{req->record.kind, req->record.producer, now, req->record.body, {}};
         CUSTODY_ASSIGN_OR_RETURN(req->record_seq, txn.Append(entry));
+        // Index the record so a restart re-registers approvals without
+        // scanning the whole log.
+        std::string key = std::string(kRecordKeyPrefix);
+        AppendBe64(req->record_seq, &key);
+        CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->daemon_meta, key, req->record.kind));
         continue;
       }
       for (const PreparedEvent& ev : req->events) {

@@ -11,7 +11,9 @@
 //   idx_country   country '\0' be64 seq (actor, target and origin countries)
 //   alerts        be64 seq be32 hit index              -> alert JSON
 //   alert_outbox  sink name '\0' be64 seq be32 hit     -> "" (pending deliveries)
-//   daemon_meta   name                                 -> value (e.g. "policy_sha256")
+//   daemon_meta   name                                 -> value ("policy_sha256", and
+//                 "record:" be64 seq -> kind for every record entry: approvals,
+//                 revocations; replayed into the policy engine at startup)
 #ifndef CUSTODY_DAEMON_INGEST_TABLES_H_
 #define CUSTODY_DAEMON_INGEST_TABLES_H_
 
@@ -33,6 +35,8 @@ struct Tables {
   // Opens (creating) every table. Call once before the Ingestor starts.
   static schema::Result<Tables> Open(ledger::Ledger& ledger);
 };
+
+inline constexpr std::string_view kRecordKeyPrefix = "record:";
 
 // Big-endian fixed-width integers: byte order equals numeric order.
 void AppendBe64(uint64_t v, std::string* out);

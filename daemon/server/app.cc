@@ -14,6 +14,8 @@
 #include <fstream>
 
 #include "custody/ledger/store.h"
+#include "custody/ledger/entry.h"
+#include "daemon/alerts/alerts.h"
 #include "daemon/ingest/ingestor.h"
 #include "daemon/ingest/pseudonymizer.h"
 #include "daemon/ingest/tables.h"
@@ -84,6 +86,50 @@ IngestOptions MakeIngestOptions(const Config& config) {
   return o;
 }
 
+// Brings a fresh policy engine up to date with the ledger after a start:
+// registers every approval and revocation in log order (indexed under
+// "record:" in daemon_meta), then replays the access events received within
+// the policy's replay horizon so rolling-window thresholds count them.
+Status ReplayPolicyState(ledger::Ledger& ledger, const Tables& tables, policy::Engine& engine,
+                         schema::Clock* clock) {
+  CUSTODY_ASSIGN_OR_RETURN(ledger::ReadView view, ledger.Read());
+  size_t records = 0;
+  {
+    CUSTODY_ASSIGN_OR_RETURN(ledger::Cursor c, view.NewCursor(tables.daemon_meta));
+    CUSTODY_ASSIGN_OR_RETURN(bool found, c.Seek(kRecordKeyPrefix));
+    while (found && c.key().starts_with(kRecordKeyPrefix)) {
+      const uint64_t seq = ReadBe64(c.key().substr(kRecordKeyPrefix.size()));
+      CUSTODY_ASSIGN_OR_RETURN(std::string_view bytes, view.Entry(seq));
+      CUSTODY_ASSIGN_OR_RETURN(ledger::DecodedEntry entry, ledger::DecodeEntry(bytes));
+      engine.OnRecordCommitted(entry.kind, entry.body, seq);
+      ++records;
+      CUSTODY_ASSIGN_OR_RETURN(found, c.Next());
+    }
+  }
+  const auto horizon = engine.policy()->replay_horizon();
+  const int64_t oldest = schema::ToUnixMicros(clock->Now()) - horizon.count();
+  std::vector<schema::Event> events;
+  for (uint64_t seq = view.size(); horizon.count() > 0 && seq > 0; --seq) {
+    CUSTODY_ASSIGN_OR_RETURN(std::string_view bytes, view.Entry(seq - 1));
+    CUSTODY_ASSIGN_OR_RETURN(ledger::DecodedEntry entry, ledger::DecodeEntry(bytes));
+    auto received = schema::ParseRfc3339(entry.received_at);
+    if (received.ok() && schema::ToUnixMicros(*received) < oldest) break;
+    if (entry.kind != "access") continue;
+    // The stored body is the normalised event with pseudonyms instead of
+    // subject ids; the windows need neither.
+    if (auto* subjects = entry.body.as_object().if_contains("subjects");
+        subjects != nullptr && subjects->is_object()) {
+      subjects->as_object().erase("refs");
+    }
+    std::vector<schema::FieldError> errors;
+    if (auto event = schema::ParseEvent(entry.body, &errors)) events.push_back(std::move(*event));
+  }
+  for (auto it = events.rbegin(); it != events.rend(); ++it) engine.Replay(*it);
+  spdlog::info("policy state restored: {} approval record(s), {} recent access event(s) replayed",
+               records, events.size());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<policy::Decider>> DefaultDecider(const Config& config,
@@ -95,8 +141,6 @@ Result<std::unique_ptr<policy::Decider>> DefaultDecider(const Config& config,
   if (!loaded.ok()) return loaded.status().Annotate("policy " + config.policy);
   spdlog::info("policy {}: {} rule(s), sha256 {}", config.policy, (*loaded)->rules().size(),
                (*loaded)->sha256());
-  // TODO(policy): after a restart, Engine::Replay() the access events within
-  // policy()->replay_horizon() so rolling windows survive restarts.
   return std::unique_ptr<policy::Decider>(new policy::Engine(std::move(loaded).value(), clock));
 }
 
@@ -120,6 +164,8 @@ struct App::Impl {
   Tables tables;
   std::unique_ptr<Pseudonymizer> pseudonymizer;
   std::unique_ptr<policy::Decider> decider;
+  std::unique_ptr<alerts::Router> alert_router;          // used by the ingestor
+  std::unique_ptr<alerts::Dispatcher> alert_dispatcher;  // stopped before the ledger closes
   std::unique_ptr<Ingestor> ingestor;
   std::unique_ptr<Authenticator> auth;
   std::unique_ptr<HttpMetrics> http_metrics;
@@ -167,10 +213,30 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   if (!decider.ok()) return decider.status();
   impl->decider = std::move(decider).value();
 
+  if (auto* engine = dynamic_cast<policy::Engine*>(impl->decider.get())) {
+    CUSTODY_RETURN_IF_ERROR(ReplayPolicyState(*impl->ledger, impl->tables, *engine, impl->clock));
+  }
+
+  alerts::AlertsConfig alerts_config = config.alerts;
+  if (alerts_config.sinks.empty()) {
+    // Without configured sinks, alerts still reach a human through the log.
+    alerts::SinkConfig log;
+    log.name = "log";
+    log.type = alerts::SinkType::kLog;
+    alerts_config.sinks.push_back(log);
+  }
+  CUSTODY_RETURN_IF_ERROR(alerts::ValidateAlertsConfig(alerts_config));
+  impl->alert_router = std::make_unique<alerts::Router>(alerts_config, &impl->tables);
+  impl->alert_dispatcher = std::make_unique<alerts::Dispatcher>(
+      impl->ledger.get(), &impl->tables, alerts_config, &impl->registry);
+
   impl->ingestor =
       std::make_unique<Ingestor>(impl->ledger.get(), &impl->tables, impl->decider.get(),
                                  impl->clock, &impl->registry, MakeIngestOptions(config));
+  alerts::Dispatcher* dispatcher = impl->alert_dispatcher.get();
+  impl->ingestor->SetAlertRouter(impl->alert_router.get(), [dispatcher] { dispatcher->Notify(); });
   CUSTODY_RETURN_IF_ERROR(impl->ingestor->Start());
+  impl->alert_dispatcher->Start();  // delivers what a previous run left in the outbox
 
   ledger::Ledger* ledger_ptr = impl->ledger.get();
   impl->registry.AddCallbackGauge("custody_ledger_entries", "Entries in the ledger",
@@ -288,6 +354,7 @@ void App::Shutdown() {
   impl_->server->ShutdownSessions();
   const size_t queued = impl_->ingestor->queue_depth();
   impl_->ingestor->Drain();  // commits and answers everything queued
+  impl_->alert_dispatcher->Stop();  // undelivered alerts stay in the outbox
   impl_->server->Stop(kShutdownGrace);
   spdlog::info("custodyd: stopped; {} queued event(s) committed at shutdown; ledger size {}",
                queued, impl_->ledger->size());

@@ -1,0 +1,727 @@
+// The real programs against a real custodyd: custodyctl sends, queries,
+// proves and exports; custody-verify and docs/verify_bundle.py check the
+// export and reject every kind of tampering, naming the seq or checkpoint.
+//
+// Each test process starts its own custodyd (DaemonHarness) with the
+// example policy, sends the boundary scenario events through `custodyctl
+// send`, and exports one bundle; the tamper tests work on copies of it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <boost/json/parse.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "custody/ledger/bundle.h"
+#include "custody/ledger/checkpoint.h"
+#include "custody/ledger/hash.h"
+#include "custody/ledger/keys.h"
+#include "custody/schema/json_canon.h"
+#include "run_program.h"
+#include "testing/daemon_harness.h"
+#include "testing/paths.h"
+#include "testing/temp_dir.h"
+
+namespace custody::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using namespace std::chrono_literals;
+
+const std::string kCtl = CUSTODYCTL_PATH;
+const std::string kVerify = CUSTODY_VERIFY_PATH;
+const std::string kPython = CUSTODY_PYTHON3;
+const std::string kVerifyPy = CUSTODY_VERIFY_BUNDLE_PY;
+
+std::string EventJson(const std::string& id, const std::string& subject,
+                      const std::string& target_type = "database",
+                      const std::string& category = "contact.email") {
+  return R"({"event_id":")" + id +
+         R"(","time":"2026-05-04T09:00:00Z","activity":"share","actor":{"type":"human","id":"emp-e2e","country":"US"},"target":{"system":"e2e-sys","type":")" +
+         target_type + R"(","country":"US","id":"t"},"data":{"categories":[")" + category +
+         R"("],"record_count":1},"subjects":{"count":1,"jurisdictions":{"US":1},"ids":[")" +
+         subject + R"("]}})";
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+void WriteLines(const std::string& path, const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  WriteFileOrDie(path, text);
+}
+
+json::object ParseObject(const std::string& text) {
+  auto v = schema::ParseJson(text);
+  EXPECT_TRUE(v.ok() && v->is_object()) << text;
+  return v.ok() && v->is_object() ? v->as_object() : json::object();
+}
+
+// The runner's PATH (python3 may be a pyenv shim that needs it).
+std::string Path() {
+  const char* path = std::getenv("PATH");
+  return std::string("PATH=") + (path != nullptr ? path : "/usr/bin:/bin");
+}
+
+// Starts custodyd with the example policy.
+std::unique_ptr<DaemonHarness> StartDaemon(const std::string& key_from = "") {
+  DaemonOptions options;
+  options.top_level =
+      "policy = \"" + (SourceDir() / "docs/examples/boundaries.toml").string() + "\"";
+  auto d = std::make_unique<DaemonHarness>(options);
+  if (!key_from.empty()) {
+    // A second log signed with the first one's key: the fork an operator
+    // with the key could make.
+    const fs::path ledger_dir = fs::path(d->data_dir()) / "ledger";
+    fs::create_directories(ledger_dir);
+    ::chmod(d->data_dir().c_str(), 0700);
+    ::chmod(ledger_dir.c_str(), 0700);
+    fs::copy_file(key_from, ledger_dir / "signing.key");
+    ::chmod((ledger_dir / "signing.key").c_str(), 0600);
+  }
+  EXPECT_TRUE(d->Start()) << d->last_error();
+  return d;
+}
+
+class ClientTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    work_ = new ScopedTempDir();
+    daemon_ = StartDaemon().release();
+    ASSERT_TRUE(daemon_->running());
+    fs::create_directories(Home());
+    auto sent =
+        Ctl({"send", "--token", kProducerToken, (ScenariosDir() / "events.ndjson").string()});
+    ASSERT_EQ(sent.exit_code, 0) << sent.Describe();
+    auto log = daemon_->Client().Get("/v1/log");
+    ASSERT_EQ(log.status, 200);
+    key_ = std::string(ParseObject(log.body)["verifier_key"].as_string());
+    bundle_ = work_->File("bundle");
+    auto exported = Ctl({"export", "--out", bundle_, "--key", key_});
+    ASSERT_EQ(exported.exit_code, 0) << exported.Describe();
+    bundle_size_ = Lines(ReadFileOrDie(bundle_ + "/entries.ndjson")).size();
+  }
+  static void TearDownTestSuite() {
+    delete daemon_;
+    daemon_ = nullptr;
+    delete work_;
+    work_ = nullptr;
+  }
+
+  static std::string Home() { return work_->File("home"); }
+  static std::vector<std::string> Env(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> env = {
+        Path(), "HOME=" + Home(), "LC_ALL=C",
+        "CUSTODY_SERVER=http://127.0.0.1:" + std::to_string(daemon_->port())};
+    env.insert(env.end(), extra.begin(), extra.end());
+    return env;
+  }
+  static ProgramResult Ctl(std::vector<std::string> args, const std::string& input = "",
+                           const std::vector<std::string>& extra_env = {}) {
+    args.insert(args.begin(), kCtl);
+    return RunProgram(args, Env(extra_env), input);
+  }
+  static ProgramResult Verify(std::vector<std::string> args) {
+    args.insert(args.begin(), {kVerify, "--key", key_});
+    return RunProgram(args, Env());
+  }
+  static ProgramResult VerifyPy(std::vector<std::string> args) {
+    args.insert(args.begin(), {kPython, kVerifyPy, "--key", key_});
+    return RunProgram(args, Env());
+  }
+  // A fresh copy of the exported bundle to tamper with.
+  static std::string CopyBundle(const std::string& name) {
+    const std::string dir = work_->File(name);
+    fs::copy(bundle_, dir, fs::copy_options::recursive);
+    return dir;
+  }
+  static std::string CheckpointFile(const std::string& dir, uint64_t size) {
+    return dir + "/checkpoints/" + ledger::CheckpointFileName(size);
+  }
+  static std::string CheckpointName(uint64_t size) {
+    return "checkpoints/" + ledger::CheckpointFileName(size);
+  }
+  // Sends one event; returns its seq (-1 on failure).
+  static int64_t SendOne(const std::string& event) {
+    auto r = Ctl({"send", "-o", "json", "--token", kProducerToken}, event + "\n");
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    auto o = ParseObject(r.out);
+    if (!o.contains("results")) return -1;
+    return o["results"].as_array()[0].as_object()["seq"].as_int64();
+  }
+
+  static ScopedTempDir* work_;
+  static DaemonHarness* daemon_;
+  static std::string key_, bundle_;
+  static size_t bundle_size_;
+};
+
+ScopedTempDir* ClientTest::work_ = nullptr;
+DaemonHarness* ClientTest::daemon_ = nullptr;
+std::string ClientTest::key_, ClientTest::bundle_;
+size_t ClientTest::bundle_size_ = 0;
+
+// ---------------------------------------------------------------------------
+// custodyctl against custodyd
+
+TEST_F(ClientTest, SendThenQueryBySubjectFindsTheEvent) {
+  const std::string event = EventJson("e2e-send-1", "user:e2e-subject-1");
+  auto sent =
+      Ctl({"send", "-o", "json"}, event + "\n", {std::string("CUSTODY_TOKEN=") + kProducerToken});
+  ASSERT_EQ(sent.exit_code, 0) << sent.Describe();
+  json::object receipt = ParseObject(sent.out);
+  ASSERT_EQ(receipt["results"].as_array().size(), 1u);
+  const int64_t seq = receipt["results"].as_array()[0].as_object()["seq"].as_int64();
+  EXPECT_THAT(std::string(receipt["checkpoint"].as_string()), HasSubstr("custody.test/log\n"));
+
+  auto found =
+      Ctl({"query", "--subject", "user:e2e-subject-1", "-o", "ndjson", "--token", kReaderToken});
+  ASSERT_EQ(found.exit_code, 0) << found.Describe();
+  auto lines = Lines(found.out);
+  ASSERT_EQ(lines.size(), 1u) << found.out;
+  json::object entry = ParseObject(lines[0]);
+  EXPECT_EQ(entry["seq"].as_int64(), seq);
+  EXPECT_EQ(entry["body"].as_object()["event_id"], json::value("e2e-send-1"));
+  // The raw subject id is never stored, only its pseudonym.
+  EXPECT_THAT(lines[0], Not(HasSubstr("user:e2e-subject-1")));
+
+  // Table output names the event; filters combine; relative times work.
+  auto table = Ctl({"query", "--subject", "user:e2e-subject-1", "--system", "e2e-sys", "--until",
+                    "now", "--token", kReaderToken});
+  EXPECT_EQ(table.exit_code, 0) << table.Describe();
+  EXPECT_THAT(table.out, AllOf(HasSubstr("SEQ"), HasSubstr("e2e-send-1")));
+
+  // Nothing matches: exit 1, like grep.
+  auto none = Ctl({"query", "--subject", "user:nobody", "--token", kReaderToken});
+  EXPECT_EQ(none.exit_code, 1) << none.Describe();
+  auto none_json =
+      Ctl({"query", "--subject", "user:nobody", "-o", "json", "--token", kReaderToken});
+  EXPECT_EQ(none_json.exit_code, 1);
+  EXPECT_EQ(ParseObject(none_json.out)["events"].as_array().size(), 0u);
+
+  // A resend is acknowledged with the same seq, marked duplicate.
+  auto again = Ctl({"send", "-o", "ndjson", "--token", kProducerToken}, event);
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_THAT(again.out, HasSubstr("\"duplicate\":true"));
+  EXPECT_THAT(again.out, HasSubstr("\"seq\":" + std::to_string(seq)));
+}
+
+TEST_F(ClientTest, SendBatchesLargeInputsAndAcceptsArrays) {
+  std::string ndjson;
+  for (int i = 0; i < 2500; ++i)
+    ndjson += EventJson("bulk-" + std::to_string(i), "user:bulk") + "\n";
+  auto sent = Ctl({"send", "--batch", "1000", "-o", "ndjson", "--token", kProducerToken}, ndjson);
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  EXPECT_EQ(Lines(sent.out).size(), 2500u);
+  EXPECT_THAT(sent.err, HasSubstr("2500 event(s) in 3 request(s): 2500 appended"));
+
+  const std::string array_file = work_->File("array.json");
+  WriteFileOrDie(array_file, "[" + EventJson("arr-1", "user:arr") + ",\n  " +
+                                 EventJson("arr-2", "user:arr") + "]");
+  auto arr = Ctl({"send", array_file, "-o", "ndjson", "--token", kProducerToken});
+  ASSERT_EQ(arr.exit_code, 0) << arr.Describe();
+  EXPECT_EQ(Lines(arr.out).size(), 2u);
+
+  auto all =
+      Ctl({"query", "--subject", "user:bulk", "--all", "-o", "ndjson", "--token", kReaderToken});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(Lines(all.out).size(), 2500u);
+  auto limited = Ctl({"query", "--subject", "user:bulk", "--limit", "1200", "-o", "json", "--token",
+                      kReaderToken});
+  ASSERT_EQ(limited.exit_code, 0) << limited.err;
+  json::object page = ParseObject(limited.out);
+  EXPECT_EQ(page["events"].as_array().size(), 1200u);
+  ASSERT_TRUE(page["next_cursor"].is_string());
+  auto rest =
+      Ctl({"query", "--subject", "user:bulk", "--limit", "5000", "--cursor",
+           std::string(page["next_cursor"].as_string()), "-o", "ndjson", "--token", kReaderToken});
+  EXPECT_EQ(Lines(rest.out).size(), 1300u) << rest.err;
+}
+
+TEST_F(ClientTest, SendPrintsEachServerErrorWithItsInputLine) {
+  const std::string bad = EventJson("bad-1", "user:x");
+  std::string wrong_country = bad;
+  wrong_country.replace(wrong_country.find("\"country\":\"US\""), 14, "\"country\":\"USA\"");
+  auto r = Ctl({"send", "--token", kProducerToken}, bad + "\n" + wrong_country + "\n");
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("400 invalid-event"));
+  EXPECT_THAT(r.err, HasSubstr("stdin:2 /actor/country"));
+
+  auto no_token = Ctl({"send"}, bad + "\n");
+  EXPECT_EQ(no_token.exit_code, 3) << no_token.Describe();
+  EXPECT_THAT(no_token.err, HasSubstr("401"));
+
+  auto reader = Ctl({"send", "--token", kReaderToken}, bad + "\n");
+  EXPECT_EQ(reader.exit_code, 3);
+  EXPECT_THAT(reader.err, HasSubstr("403 forbidden"));
+
+  auto garbage = Ctl({"send", "--token", kProducerToken}, "{not json\n");
+  EXPECT_EQ(garbage.exit_code, 2) << garbage.Describe();
+}
+
+TEST_F(ClientTest, ProveVerifiesAnEntryAgainstTheSignedCheckpoint) {
+  const int64_t seq = SendOne(EventJson("e2e-prove", "user:prove"));
+  ASSERT_GE(seq, 0);
+  auto r = Ctl({"prove", std::to_string(seq), "--key", key_});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("VERIFIED: entry " + std::to_string(seq)));
+  EXPECT_THAT(r.out, HasSubstr("(pinned)"));
+
+  auto j = Ctl({"prove", "3", "-o", "json"});
+  ASSERT_EQ(j.exit_code, 0) << j.Describe();
+  json::object o = ParseObject(j.out);
+  EXPECT_EQ(o["verified"], json::value(true));
+  EXPECT_EQ(o["entry"].as_object()["seq"].as_int64(), 3);
+  EXPECT_FALSE(o["inclusion_proof"].as_array().empty());
+
+  auto missing = Ctl({"prove", "999999"});
+  EXPECT_EQ(missing.exit_code, 1) << missing.Describe();
+  EXPECT_THAT(missing.err, HasSubstr("not in the log"));
+
+  // A key that is not the log's: the checkpoint does not verify.
+  auto other = ledger::SigningKey::Generate("custody.test/log");
+  ASSERT_TRUE(other.ok());
+  auto wrong = Ctl({"prove", "3", "--key", other->verifier().ToString()});
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.Describe();
+  EXPECT_THAT(wrong.err, HasSubstr("does NOT verify"));
+}
+
+TEST_F(ClientTest, CheckpointRemembersTrustAndChecksConsistency) {
+  auto first = Ctl({"checkpoint"});
+  ASSERT_EQ(first.exit_code, 0) << first.Describe();
+  EXPECT_THAT(first.out, HasSubstr("trust on first use"));
+  ASSERT_GE(SendOne(EventJson("e2e-cp", "user:cp")), 0);
+  auto second = Ctl({"checkpoint", "-o", "json"});
+  ASSERT_EQ(second.exit_code, 0) << second.Describe();
+  json::object o = ParseObject(second.out);
+  EXPECT_EQ(o["signature_verified"], json::value(true));
+  ASSERT_TRUE(o["consistency"].is_object()) << second.out;
+  EXPECT_THAT(std::string(o["consistency"].as_object()["how"].as_string()),
+              HasSubstr("consistency proof"));
+}
+
+TEST_F(ClientTest, TailShowsTheNewestEntriesByteExact) {
+  auto r = Ctl({"tail", "-n", "3", "-o", "ndjson"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  auto lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 3u);
+  auto log = daemon_->Client().Get("/v1/log");
+  const int64_t size = ParseObject(log.body)["size"].as_int64();
+  auto entries = daemon_->Client().Get("/v1/entries?start=" + std::to_string(size - 3));
+  EXPECT_EQ(r.out, entries.body);
+  auto table = Ctl({"tail", "-n", "2"});
+  EXPECT_THAT(table.out, AllOf(HasSubstr("SEQ"), HasSubstr("KIND"), HasSubstr("access")));
+}
+
+TEST_F(ClientTest, TailFollowPrintsNewEntries) {
+  ChildProcess tail({kCtl, "tail", "-f", "-n", "0", "--interval", "100ms", "-o", "ndjson"}, Env());
+  ASSERT_TRUE(tail.started());
+  bool seen = false;
+  for (int i = 0; i < 20 && !seen; ++i) {
+    const std::string id = "e2e-tail-" + std::to_string(i);
+    ASSERT_GE(SendOne(EventJson(id, "user:tail")), 0);
+    seen = tail.WaitForOutput("\"" + id + "\"", 2s);
+  }
+  EXPECT_TRUE(seen) << tail.out();
+}
+
+TEST_F(ClientTest, AlertsListsAndFollowsRuleHits) {
+  auto r = Ctl({"alerts", "--rule", "gov-id-in-chat", "-o", "json", "--token", kReaderToken});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("\"event_id\":\"pub-02\""));
+  auto table = Ctl(
+      {"alerts", "--min-severity", "critical", "--since", "2026-05-01", "--token", kReaderToken});
+  EXPECT_EQ(table.exit_code, 0) << table.Describe();
+  EXPECT_THAT(table.out, AllOf(HasSubstr("critical"), HasSubstr("gov-id-in-chat")));
+  EXPECT_THAT(table.out, Not(HasSubstr(" high ")));
+
+  for (bool poll : {false, true}) {
+    std::vector<std::string> argv = {kCtl,     "alerts",         "-f",      "-o",        "ndjson",
+                                     "--rule", "gov-id-in-chat", "--token", kReaderToken};
+    if (poll) argv.insert(argv.end(), {"--poll", "--interval", "100ms"});
+    ChildProcess follow(argv, Env());
+    ASSERT_TRUE(follow.started());
+    bool seen = false;
+    for (int i = 0; i < 20 && !seen; ++i) {
+      const std::string id = std::string(poll ? "poll" : "sse") + "-alert-" + std::to_string(i);
+      ASSERT_GE(SendOne(EventJson(id, "user:alert", "chat_channel", "gov_id.passport")), 0);
+      seen = follow.WaitForOutput("\"event_id\":\"" + id + "\"", 2s);
+    }
+    EXPECT_TRUE(seen) << (poll ? "poll: " : "sse: ") << follow.out();
+    EXPECT_THAT(follow.out(), HasSubstr("\"rule\":\"gov-id-in-chat\""));
+  }
+}
+
+TEST_F(ClientTest, ApprovalsAddListRevoke) {
+  auto list = Ctl({"approvals", "list", "--token", kAdminToken});
+  if (list.exit_code == 3 && list.err.find("no such endpoint") != std::string::npos) {
+    GTEST_SKIP() << "this custodyd does not serve /v1/approvals yet";
+  }
+  const std::string file = (ScenariosDir() / "approvals.json").string();
+  auto add = Ctl({"approvals", "add", file, "--token", kAdminToken});
+  ASSERT_EQ(add.exit_code, 0) << add.Describe();
+  list = Ctl({"approvals", "list", "-o", "json", "--token", kAdminToken});
+  ASSERT_EQ(list.exit_code, 0) << list.Describe();
+  EXPECT_THAT(list.out, AllOf(HasSubstr("APR-100"), HasSubstr("APR-200")));
+  auto revoke = Ctl({"approvals", "revoke", "APR-100", "--by", "dpo@example.com", "--reason",
+                     "test", "--token", kAdminToken});
+  if (revoke.err.find("no such endpoint") != std::string::npos) {
+    GTEST_SKIP() << "this custodyd does not serve POST /v1/approvals/revoke yet";
+  }
+  EXPECT_EQ(revoke.exit_code, 0) << revoke.Describe();
+}
+
+TEST_F(ClientTest, StatusReportsReadinessSizeAndQueue) {
+  auto r = Ctl({"status"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("ready"), HasSubstr("yes"), HasSubstr("signature verified"),
+                           HasSubstr("ingest queue"), HasSubstr("0 event(s) waiting")));
+  auto j = Ctl({"status", "-o", "json"});
+  json::object o = ParseObject(j.out);
+  EXPECT_EQ(o["ready"], json::value(true));
+  EXPECT_GE(o["size"].as_int64(), static_cast<int64_t>(bundle_size_));
+  EXPECT_EQ(o["queue_events"].as_int64(), 0);
+  EXPECT_TRUE(o["checkpoint"].as_object()["age_seconds"].is_double());
+}
+
+TEST_F(ClientTest, ServerSettingsComeFromFlagsThenEnvironmentThenConfigFile) {
+  // Config file: a dead server and the reader token.
+  const std::string config_dir = Home() + "/.config/custody";
+  fs::create_directories(config_dir);
+  const std::string live = "http://127.0.0.1:" + std::to_string(daemon_->port());
+  WriteFileOrDie(config_dir + "/client.toml", "server = \"http://127.0.0.1:1\"\ntoken = \"" +
+                                                  std::string(kReaderToken) + "\"\n");
+  ::chmod((config_dir + "/client.toml").c_str(), 0600);
+  std::vector<std::string> no_server_env = {Path(), "HOME=" + Home()};
+
+  auto from_file = RunProgram({kCtl, "status"}, no_server_env);
+  EXPECT_EQ(from_file.exit_code, 3) << from_file.Describe();
+  EXPECT_THAT(from_file.err, HasSubstr("http://127.0.0.1:1"));
+
+  auto env = no_server_env;
+  env.push_back("CUSTODY_SERVER=" + live);
+  auto from_env = RunProgram({kCtl, "query", "--subject", "user:1002", "-o", "ndjson"}, env);
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.Describe();  // token from the file
+
+  auto from_flag = RunProgram({kCtl, "--server", "http://127.0.0.1:1", "status"}, env);
+  EXPECT_EQ(from_flag.exit_code, 3);
+  auto token_flag =
+      RunProgram({kCtl, "query", "--subject", "user:1002", "--token", "wrong-token"}, env);
+  EXPECT_EQ(token_flag.exit_code, 3);
+  EXPECT_THAT(token_flag.err, HasSubstr("401"));
+
+  WriteFileOrDie(config_dir + "/client.toml", "sever = \"x\"\n");
+  auto typo = RunProgram({kCtl, "status"}, no_server_env);
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.err, HasSubstr("unknown key"));
+  fs::remove(config_dir + "/client.toml");
+}
+
+TEST_F(ClientTest, UsageErrorsExit2AndHelpShowsExamples) {
+  EXPECT_EQ(Ctl({}).exit_code, 2);
+  EXPECT_EQ(Ctl({"query", "--bogus"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"query", "--since", "soonish"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"-o", "yaml", "status"}).exit_code, 2);
+  EXPECT_EQ(Ctl({"tail", "-f", "-o", "json"}).exit_code, 2);
+  auto help = Ctl({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, AllOf(HasSubstr("Exit status"), HasSubstr("CUSTODY_SERVER")));
+  for (const char* sub :
+       {"send", "query", "tail", "alerts", "checkpoint", "prove", "export", "keygen", "status"}) {
+    auto h = Ctl({sub, "--help"});
+    EXPECT_EQ(h.exit_code, 0) << sub;
+    EXPECT_THAT(h.out, HasSubstr("Example")) << sub;
+  }
+  for (std::vector<std::string> sub :
+       std::vector<std::vector<std::string>>{{"approvals", "add", "--help"},
+                                             {"token", "hash", "--help"},
+                                             {"policy", "check", "--help"}}) {
+    auto h = Ctl(sub);
+    EXPECT_EQ(h.exit_code, 0) << sub[0];
+    EXPECT_THAT(h.out, HasSubstr("Example")) << sub[0];
+  }
+  auto down = Ctl({"--server", "http://127.0.0.1:1", "tail"});
+  EXPECT_EQ(down.exit_code, 3);
+  EXPECT_THAT(down.err, HasSubstr("cannot connect"));
+}
+
+TEST_F(ClientTest, KeygenAndTokenHash) {
+  const std::string key_file = work_->File("new.key");
+  auto r = Ctl({"keygen", "--name", "example.com/log", "--out", key_file});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  auto verifier = ledger::VerifierKey::Parse(Lines(r.out).at(0));
+  ASSERT_TRUE(verifier.ok()) << r.out;
+  EXPECT_EQ(verifier->name, "example.com/log");
+  struct stat st;
+  ASSERT_EQ(::stat(key_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto loaded = ledger::SigningKey::Load(key_file);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->verifier(), *verifier);
+  EXPECT_EQ(Ctl({"keygen", "--name", "example.com/log", "--out", key_file}).exit_code, 2);
+  EXPECT_EQ(Ctl({"keygen", "--name", "bad name", "--out", work_->File("x.key")}).exit_code, 2);
+
+  auto hash = Ctl({"token", "hash"}, "abc\n");
+  ASSERT_EQ(hash.exit_code, 0) << hash.Describe();
+  EXPECT_EQ(hash.out,
+            "sha256 = \"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n");
+  auto gen =
+      Ctl({"token", "hash", "--generate", "--name", "crm", "--role", "producer", "-o", "json"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.Describe();
+  json::object o = ParseObject(gen.out);
+  const std::string token(o["token"].as_string());
+  EXPECT_EQ(o["sha256"], json::value(Sha256Hex(token)));
+  auto gen_text = Ctl({"token", "hash", "--generate", "--name", "crm", "--role", "producer"});
+  EXPECT_THAT(gen_text.out,
+              HasSubstr("[[token]]\nname = \"crm\"\nrole = \"producer\"\nsha256 = \""));
+  EXPECT_THAT(gen_text.err, HasSubstr("ctk_"));  // the secret goes to stderr only
+  EXPECT_THAT(gen_text.out, Not(HasSubstr("ctk_")));
+}
+
+TEST_F(ClientTest, PolicyCheckUsesCustodydsParser) {
+  const std::string example = (SourceDir() / "docs/examples/boundaries.toml").string();
+  auto ok =
+      Ctl({"policy", "check", example, "--events", (ScenariosDir() / "events.ndjson").string(),
+           "--approvals", (ScenariosDir() / "approvals.json").string()});
+  ASSERT_EQ(ok.exit_code, 0) << ok.Describe();
+  EXPECT_THAT(ok.out, AllOf(HasSubstr("OK, 4 rule(s)"), HasSubstr("pub-02: gov-id-in-chat")));
+  const std::string bad = work_->File("bad.toml");
+  WriteFileOrDie(bad, "[[rule]]\nid = \"x\"\nversion = 1\nserverity = \"high\"\nmatch = {}\n");
+  auto r = Ctl({"policy", "check", bad});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr(bad + ":4:1: error: unknown key 'serverity'"));
+  auto j = Ctl({"policy", "check", bad, "-o", "json"});
+  EXPECT_EQ(ParseObject(j.out)["ok"], json::value(false));
+}
+
+// ---------------------------------------------------------------------------
+// export + custody-verify + the independent Python verifier
+
+TEST_F(ClientTest, ExportedBundlePassesCustodyVerify) {
+  ASSERT_GE(bundle_size_, 15u);
+  EXPECT_TRUE(fs::exists(CheckpointFile(bundle_, bundle_size_)));
+  json::object log = ParseObject(ReadFileOrDie(bundle_ + "/log.json"));
+  EXPECT_EQ(log["format"], json::value("custody-bundle-1"));
+  EXPECT_EQ(log["verifier_key"], json::value(key_));
+  EXPECT_EQ(log["size"].as_int64(), static_cast<int64_t>(bundle_size_));
+  auto r = Verify({bundle_});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("OK: " + std::to_string(bundle_size_) + " entries"));
+  // The bundle's entries are byte for byte the server's.
+  auto entries = daemon_->Client().Get("/v1/entries?start=0&end=" + std::to_string(bundle_size_));
+  EXPECT_EQ(ReadFileOrDie(bundle_ + "/entries.ndjson"), entries.body);
+}
+
+TEST_F(ClientTest, ExportRefusesAnExistingDirectoryAndUnservedSizes) {
+  auto r = Ctl({"export", "--out", bundle_});
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("not an empty directory"));
+  auto to = Ctl({"export", "--out", work_->File("to-bundle"), "--to", "3"});
+  if (to.exit_code == 0) {  // a custodyd that serves older checkpoints
+    EXPECT_EQ(Verify({work_->File("to-bundle")}).exit_code, 0);
+  } else {
+    EXPECT_EQ(to.exit_code, 3) << to.Describe();
+    EXPECT_THAT(to.err, HasSubstr("only its latest checkpoint"));
+  }
+}
+
+TEST_F(ClientTest, TamperFlippedByteInAnEntryNamesItsSeq) {
+  // Inside a string (still valid JSON), on a structural byte, and in the
+  // last entry (caught by the checkpoint's root instead of the next prev).
+  struct Case {
+    size_t line;
+    std::string find;
+  };
+  const size_t last = bundle_size_ - 1;
+  for (const Case& c : {Case{5, "\"pub-05\""}, Case{7, "\"kind\""}, Case{last, "\"producer\""}}) {
+    const std::string dir = CopyBundle("flip-" + std::to_string(c.line) + c.find.substr(1, 3));
+    auto lines = Lines(ReadFileOrDie(dir + "/entries.ndjson"));
+    const size_t pos = lines[c.line].find(c.find);
+    ASSERT_NE(pos, std::string::npos) << lines[c.line];
+    const size_t at = c.find == "\"pub-05\"" ? pos + 6 : pos;  // the digit, or the quote
+    lines[c.line][at] = static_cast<char>(lines[c.line][at] ^ 0x01);
+    WriteLines(dir + "/entries.ndjson", lines);
+    auto r = Verify({dir});
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    EXPECT_THAT(r.out, HasSubstr("FAIL: seq " + std::to_string(c.line) + ":")) << c.find;
+    auto py = VerifyPy({dir});
+    EXPECT_EQ(py.exit_code, 1) << py.Describe();
+    EXPECT_THAT(py.out, HasSubstr("seq " + std::to_string(c.line))) << py.out;
+  }
+}
+
+TEST_F(ClientTest, TamperRemovedLineNamesTheGap) {
+  const std::string dir = CopyBundle("removed");
+  auto lines = Lines(ReadFileOrDie(dir + "/entries.ndjson"));
+  lines.erase(lines.begin() + 6);
+  WriteLines(dir + "/entries.ndjson", lines);
+  auto r = Verify({dir});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("FAIL: seq 6:"), HasSubstr("holds seq 7, expected 6")));
+  auto py = VerifyPy({dir});
+  EXPECT_EQ(py.exit_code, 1);
+  EXPECT_THAT(py.out, HasSubstr("FAIL: seq 6: line 7 holds seq 7, expected 6"));
+
+  // The last line removed: the checkpoint covers more than the log holds.
+  const std::string cut = CopyBundle("truncated");
+  lines = Lines(ReadFileOrDie(cut + "/entries.ndjson"));
+  lines.pop_back();
+  WriteLines(cut + "/entries.ndjson", lines);
+  r = Verify({cut});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("checkpoint " + CheckpointName(bundle_size_)),
+                           HasSubstr("truncated")));
+  py = VerifyPy({cut});
+  EXPECT_EQ(py.exit_code, 1);
+  EXPECT_THAT(py.out, AllOf(HasSubstr("checkpoint " + CheckpointName(bundle_size_)),
+                            HasSubstr("truncated")));
+}
+
+TEST_F(ClientTest, TamperSwappedLinesNameTheFirst) {
+  const std::string dir = CopyBundle("swapped");
+  auto lines = Lines(ReadFileOrDie(dir + "/entries.ndjson"));
+  std::swap(lines[8], lines[9]);
+  WriteLines(dir + "/entries.ndjson", lines);
+  auto r = Verify({dir});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("FAIL: seq 8:"), HasSubstr("holds seq 9, expected 8")));
+  auto py = VerifyPy({dir});
+  EXPECT_EQ(py.exit_code, 1);
+  EXPECT_THAT(py.out, HasSubstr("FAIL: seq 8:"));
+}
+
+TEST_F(ClientTest, TamperCheckpointSignatureNamesTheCheckpoint) {
+  const std::string dir = CopyBundle("badsig");
+  const std::string file = CheckpointFile(dir, bundle_size_);
+  std::string note = ReadFileOrDie(file);
+  // A character in the middle of the base64 signature.
+  const size_t sig = note.rfind(' ') + 20;
+  note[sig] = note[sig] == 'A' ? 'B' : 'A';
+  WriteFileOrDie(file, note);
+  auto r = Verify({dir});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("checkpoint " + CheckpointName(bundle_size_)),
+                           HasSubstr("signature or format invalid")));
+  auto py = VerifyPy({dir});
+  EXPECT_EQ(py.exit_code, 1);
+  EXPECT_THAT(py.out, HasSubstr("checkpoint " + CheckpointName(bundle_size_)));
+}
+
+TEST_F(ClientTest, TamperCheckpointSizeNamesTheCheckpoint) {
+  const std::string dir = CopyBundle("badsize");
+  const std::string file = CheckpointFile(dir, bundle_size_);
+  std::string note = ReadFileOrDie(file);
+  const std::string size_line = "\n" + std::to_string(bundle_size_) + "\n";
+  const size_t at = note.find(size_line);
+  ASSERT_NE(at, std::string::npos);
+  note.replace(at, size_line.size(), "\n" + std::to_string(bundle_size_ - 1) + "\n");
+  WriteFileOrDie(file, note);
+  auto r = Verify({dir});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("checkpoint " + CheckpointName(bundle_size_)));
+  auto py = VerifyPy({dir});
+  EXPECT_EQ(py.exit_code, 1);
+  EXPECT_THAT(py.out, HasSubstr("checkpoint " + CheckpointName(bundle_size_)));
+}
+
+TEST_F(ClientTest, TamperForkedCheckpointsWithTheSameKeyAreDetected) {
+  // A second custodyd with the first one's signing key and other events: a
+  // fork that every signature check alone would accept.
+  auto fork = StartDaemon(daemon_->data_dir() + "/ledger/signing.key");
+  ASSERT_TRUE(fork->running());
+  std::string events;
+  for (int i = 0; i < 3; ++i) events += EventJson("fork-" + std::to_string(i), "user:fork") + "\n";
+  auto sent = RunProgram({kCtl, "--server", "http://127.0.0.1:" + std::to_string(fork->port()),
+                          "send", "--token", kProducerToken},
+                         Env(), events);
+  ASSERT_EQ(sent.exit_code, 0) << sent.Describe();
+  auto fork_cp = fork->Client().Get("/v1/checkpoint");
+  ASSERT_EQ(fork_cp.status, 200);
+  auto fork_log = fork->Client().Get("/v1/log");
+  ASSERT_EQ(std::string(ParseObject(fork_log.body)["verifier_key"].as_string()), key_);
+  const uint64_t fork_size = static_cast<uint64_t>(ParseObject(fork_log.body)["size"].as_int64());
+  ASSERT_LT(fork_size, bundle_size_);
+  const std::string fork_note_file = work_->File("fork-checkpoint.txt");
+  WriteFileOrDie(fork_note_file, fork_cp.body);
+
+  // (1) The fork's checkpoint slipped into the bundle: its root is not the
+  // bundle's root at that size.
+  const std::string dir = CopyBundle("forked");
+  WriteFileOrDie(CheckpointFile(dir, fork_size), fork_cp.body);
+  auto r = Verify({dir});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("checkpoint " + CheckpointName(fork_size)),
+                           HasSubstr("does not match")));
+  auto py = VerifyPy({dir});
+  EXPECT_EQ(py.exit_code, 1);
+  EXPECT_THAT(py.out, HasSubstr("checkpoint " + CheckpointName(fork_size)));
+
+  // (2) An older trusted checkpoint (from the fork) the bundle does not extend.
+  auto t = Verify({"--trusted-checkpoint", fork_note_file, bundle_});
+  EXPECT_EQ(t.exit_code, 1) << t.Describe();
+  EXPECT_THAT(t.out, AllOf(HasSubstr("checkpoint trusted"), HasSubstr("not consistent")));
+  auto tpy = VerifyPy({"--trusted-checkpoint", fork_note_file, bundle_});
+  EXPECT_EQ(tpy.exit_code, 1);
+  EXPECT_THAT(tpy.out, HasSubstr("checkpoint trusted"));
+
+  // custodyctl refuses the same fork online: checkpoint via a consistency
+  // proof, export while walking the entries.
+  auto online = Ctl({"checkpoint", "--no-save", "--trusted", fork_note_file});
+  EXPECT_EQ(online.exit_code, 1) << online.Describe();
+  EXPECT_THAT(online.err, HasSubstr("FORK"));
+  auto exported = Ctl({"export", "--out", work_->File("fork-export"), "--trusted", fork_note_file});
+  EXPECT_EQ(exported.exit_code, 1) << exported.Describe();
+  EXPECT_THAT(exported.err, HasSubstr("fork"));
+}
+
+TEST_F(ClientTest, TamperRollbackBelowATrustedCheckpointIsDetected) {
+  ASSERT_GE(SendOne(EventJson("after-export", "user:later")), 0);
+  auto cp = daemon_->Client().Get("/v1/checkpoint");
+  const std::string newer = work_->File("newer-checkpoint.txt");
+  WriteFileOrDie(newer, cp.body);
+  auto r = Verify({"--trusted-checkpoint", newer, bundle_});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("checkpoint trusted"), HasSubstr("rolled back")));
+  auto py = VerifyPy({"--trusted-checkpoint", newer, bundle_});
+  EXPECT_EQ(py.exit_code, 1);
+  EXPECT_THAT(py.out, HasSubstr("rolled back"));
+  // And an honest trusted checkpoint from before the export passes.
+  const std::string older = work_->File("older-checkpoint.txt");
+  WriteFileOrDie(older, ReadFileOrDie(CheckpointFile(bundle_, bundle_size_)));
+  EXPECT_EQ(Verify({"--trusted-checkpoint", older, bundle_}).exit_code, 0);
+}
+
+TEST_F(ClientTest, PythonVerifierAgreesWithCustodyVerify) {
+  auto py = VerifyPy({"--json", bundle_});
+  ASSERT_EQ(py.exit_code, 0) << py.Describe();
+  auto cv = Verify({"-o", "json", bundle_});
+  ASSERT_EQ(cv.exit_code, 0) << cv.Describe();
+  json::object p = ParseObject(py.out), c = ParseObject(cv.out);
+  EXPECT_EQ(p["root"], c["root"]);
+  EXPECT_EQ(p["entries"], c["entries"]);
+  EXPECT_EQ(p["policies"], c["policies"]);
+  EXPECT_EQ(p["alerts"], c["alerts"]);
+  // A key the log never used: every checkpoint fails.
+  auto other = ledger::SigningKey::Generate("custody.test/log");
+  ASSERT_TRUE(other.ok());
+  auto wrong =
+      RunProgram({kPython, kVerifyPy, "--key", other->verifier().ToString(), bundle_}, Env());
+  EXPECT_EQ(wrong.exit_code, 1) << wrong.Describe();
+  EXPECT_EQ(RunProgram({kPython, kVerifyPy, bundle_}, Env()).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace custody::testing
