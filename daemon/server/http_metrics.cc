@@ -22,6 +22,16 @@ std::string_view RouteName(Route route) {
       return "get_proof_consistency";
     case Route::kAlerts:
       return "get_alerts";
+    case Route::kApprovalsPost:
+      return "post_approvals";
+    case Route::kApprovalsList:
+      return "get_approvals";
+    case Route::kApprovalsRevoke:
+      return "post_approvals_revoke";
+    case Route::kPolicyEvaluate:
+      return "post_policy_evaluate";
+    case Route::kPolicyReload:
+      return "post_policy_reload";
     case Route::kMetrics:
       return "get_metrics";
     case Route::kHealthz:

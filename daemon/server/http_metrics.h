@@ -26,6 +26,11 @@ enum class Route {
   kProofInclusion,
   kProofConsistency,
   kAlerts,
+  kApprovalsPost,
+  kApprovalsList,
+  kApprovalsRevoke,
+  kPolicyEvaluate,
+  kPolicyReload,
   kMetrics,
   kHealthz,
   kReadyz,
@@ -62,8 +67,8 @@ class HttpMetrics {
 
  private:
   // Status codes get a slot each; anything else shares the last.
-  static constexpr std::array<unsigned, 17> kStatuses = {
-      200, 204, 304, 400, 401, 403, 404, 405, 408, 409, 413, 415, 429, 431, 500, 503, 0};
+  static constexpr std::array<unsigned, 18> kStatuses = {
+      200, 204, 304, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 431, 500, 503, 0};
   static size_t StatusSlot(unsigned status);
 
   metrics::Registry* registry_;

@@ -179,6 +179,11 @@ constexpr RouteEntry kRoutes[] = {
     {"/v1/proof/inclusion", http::verb::get, Route::kProofInclusion},
     {"/v1/proof/consistency", http::verb::get, Route::kProofConsistency},
     {"/v1/alerts", http::verb::get, Route::kAlerts},
+    {"/v1/approvals", http::verb::post, Route::kApprovalsPost},
+    {"/v1/approvals", http::verb::get, Route::kApprovalsList},
+    {"/v1/approvals/revoke", http::verb::post, Route::kApprovalsRevoke},
+    {"/v1/policy/evaluate", http::verb::post, Route::kPolicyEvaluate},
+    {"/v1/policy/reload", http::verb::post, Route::kPolicyReload},
     {"/metrics", http::verb::get, Route::kMetrics},
     {"/healthz", http::verb::get, Route::kHealthz},
     {"/readyz", http::verb::get, Route::kReadyz},
@@ -387,6 +392,21 @@ void Handle(Request&& req, Services& services, Completion done) {
       return;
     case Route::kAlerts:
       internal::HandleAlerts(req, services, done);
+      return;
+    case Route::kApprovalsPost:
+      internal::HandlePostApprovals(std::move(req), services, std::move(done));
+      return;
+    case Route::kApprovalsList:
+      done.respond(internal::HandleListApprovals(req, services));
+      return;
+    case Route::kApprovalsRevoke:
+      internal::HandleRevokeApproval(std::move(req), services, std::move(done));
+      return;
+    case Route::kPolicyEvaluate:
+      done.respond(internal::HandleEvaluatePolicy(req, services));
+      return;
+    case Route::kPolicyReload:
+      done.respond(internal::HandleReloadPolicy(req, services));
       return;
     case Route::kLog:
     case Route::kCheckpoint: {

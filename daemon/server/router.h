@@ -2,23 +2,30 @@
 // It knows nothing of sockets, so tests call it directly with a Services
 // built on a temporary ledger and a lambda that captures the response.
 //
-// Routes (DESIGN.md "HTTP API"; role in brackets):
-//   POST /v1/events              [producer|admin] append; answers after the durable commit
-//   GET  /v1/log                 [public] {"origin","verifier_key","size"}
-//   GET  /v1/checkpoint          [public] latest signed note, text/plain
-//   GET  /v1/entries             [public] ?start=S[&end=E] entry bytes S..E-1, NDJSON
-//   GET  /v1/proof/inclusion     [public] ?index=I[&size=N]
-//   GET  /v1/proof/consistency   [public] ?from=M[&to=N]
-//   GET  /v1/events              [reader|admin]
-//   ?subject&actor&category&system&country&since&until&limit&cursor GET  /v1/alerts [reader|admin]
-//   ?since&min_severity&rule&limit&cursor[&follow=1[&after_seq=S]] GET  /metrics /healthz /readyz
-//   [public]
+// Routes (DESIGN.md "HTTP API", docs/api.md; role in brackets):
+//   POST /v1/events               [producer|admin] append; answers after the durable commit
+//   GET  /v1/log                  [public] {"origin","verifier_key","size"}
+//   GET  /v1/checkpoint           [public] latest signed note, text/plain
+//   GET  /v1/entries              [public] ?start=S[&end=E] entry bytes S..E-1, NDJSON
+//   GET  /v1/proof/inclusion      [public] ?index=I[&size=N]
+//   GET  /v1/proof/consistency    [public] ?from=M[&to=N]
+//   GET  /v1/events               [reader|admin]
+//        ?subject&actor&category&system&country&since&until&limit&cursor
+//   GET  /v1/alerts               [reader|admin]
+//        ?since&min_severity&rule&limit&cursor[&follow=1[&after_seq=S]]
+//   POST /v1/approvals            [admin] one approval or an array; answers after the commit
+//   GET  /v1/approvals            [reader|admin] every approval with its state now
+//   POST /v1/approvals/revoke     [admin] {"approval_id","revoked_by","reason"}
+//   POST /v1/policy/evaluate      [admin] one event, dry run: the decision, nothing recorded
+//   POST /v1/policy/reload        [admin] re-read the policy file; records a `policy` entry
+//   GET  /metrics /healthz /readyz [public]
 // Every error is a problem+json response (problem.h).
 //
 // Completion: Handle() calls exactly one of done.respond / done.follow,
-// exactly once. For POST /v1/events that happens later, on the ingest
-// appender's thread by way of done.dispatch; for everything else before
-// Handle() returns.
+// exactly once. For POST /v1/events, /v1/approvals and /v1/approvals/revoke
+// that happens later, on the ingest appender's thread by way of
+// done.dispatch; for everything else before Handle() returns
+// (POST /v1/policy/reload blocks its caller until the policy entry commits).
 #ifndef CUSTODY_DAEMON_SERVER_ROUTER_H_
 #define CUSTODY_DAEMON_SERVER_ROUTER_H_
 

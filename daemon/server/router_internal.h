@@ -1,5 +1,6 @@
 // Helpers shared by the router's translation units (router.cc,
-// events_handler.cc, query_handlers.cc). Private to daemon/server.
+// events_handler.cc, query_handlers.cc, policy_handlers.cc). Private to
+// daemon/server.
 #ifndef CUSTODY_DAEMON_SERVER_ROUTER_INTERNAL_H_
 #define CUSTODY_DAEMON_SERVER_ROUTER_INTERNAL_H_
 
@@ -61,6 +62,12 @@ void CountReject(Services& s, RejectReason reason);
 void HandlePostEvents(Request&& req, Services& s, Completion done);    // events_handler.cc
 Response HandleQueryEvents(const Request& req, Services& s);           // query_handlers.cc
 void HandleAlerts(const Request& req, Services& s, Completion& done);  // query_handlers.cc
+// policy_handlers.cc: approvals and the policy admin routes.
+void HandlePostApprovals(Request&& req, Services& s, Completion done);
+Response HandleListApprovals(const Request& req, Services& s);
+void HandleRevokeApproval(Request&& req, Services& s, Completion done);
+Response HandleEvaluatePolicy(const Request& req, Services& s);
+Response HandleReloadPolicy(const Request& req, Services& s);
 
 }  // namespace custody::daemon::internal
 

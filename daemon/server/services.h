@@ -10,6 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <vector>
 
 #include "custody/ledger/store.h"
 #include "custody/schema/clock.h"
@@ -18,10 +20,16 @@
 #include "daemon/ingest/pseudonymizer.h"
 #include "daemon/ingest/tables.h"
 #include "daemon/metrics/metrics.h"
+#include "daemon/policy/approvals.h"
+#include "daemon/policy/policy.h"
 #include "daemon/server/auth.h"
 #include "daemon/server/http_metrics.h"
 
 namespace custody::daemon {
+
+namespace policy {
+class Engine;
+}  // namespace policy
 
 struct Services {
   ledger::Ledger* ledger = nullptr;
@@ -32,6 +40,22 @@ struct Services {
   const Authenticator* auth = nullptr;
   HttpMetrics* http_metrics = nullptr;  // may be null (tests)
   schema::Clock* clock = schema::SystemClock::Default();
+
+  // The boundary policy engine; null when custodyd runs without a policy
+  // (POST /v1/policy/evaluate and /v1/policy/reload then answer 409).
+  policy::Engine* engine = nullptr;
+  // The approvals in force: the engine's registry, or -- without a policy --
+  // a registry of the recorded approvals that the approval handlers keep up
+  // to date themselves (registering on the appender thread after each
+  // commit, in log order), so approvals are evidence either way. Null: the
+  // approval routes answer 503 (tests that build a bare Services).
+  policy::ApprovalRegistry* approvals = nullptr;
+  // Re-reads the policy file named by the config in force and, when it
+  // compiles, puts it in force and records a `policy` entry (blocking until
+  // that commit). A policy with errors keeps the old one: InvalidArgument
+  // (or IOError for an unreadable file). Every diagnostic, warnings too, is
+  // appended to `*diagnostics` (may be null). Null when there is no engine.
+  std::function<Status(std::vector<policy::Diagnostic>*)> reload_policy;
 
   HttpConfig http;                 // limits and timeouts
   size_t queue_capacity = 100000;  // caps events per request (a bigger one could never fit)

@@ -212,6 +212,12 @@ TEST_F(ClientTest, SendThenQueryBySubjectFindsTheEvent) {
   EXPECT_EQ(none_json.exit_code, 1);
   EXPECT_EQ(ParseObject(none_json.out)["events"].as_array().size(), 0u);
 
+  // --verify checks the receipt's signed checkpoint covers the event.
+  auto verified = Ctl({"send", "--verify", "--key", key_, "--token", kProducerToken},
+                      EventJson("e2e-send-2", "user:e2e-subject-1") + "\n");
+  EXPECT_EQ(verified.exit_code, 0) << verified.Describe();
+  EXPECT_THAT(verified.err, HasSubstr("receipt checkpoint verified"));
+
   // A resend is acknowledged with the same seq, marked duplicate.
   auto again = Ctl({"send", "-o", "ndjson", "--token", kProducerToken}, event);
   ASSERT_EQ(again.exit_code, 0) << again.Describe();
@@ -523,6 +529,15 @@ TEST_F(ClientTest, ExportedBundlePassesCustodyVerify) {
   // The bundle's entries are byte for byte the server's.
   auto entries = daemon_->Client().Get("/v1/entries?start=0&end=" + std::to_string(bundle_size_));
   EXPECT_EQ(ReadFileOrDie(bundle_ + "/entries.ndjson"), entries.body);
+
+  // Small pages give the same bundle (the walk spans requests).
+  const std::string paged = work_->File("paged");
+  auto p = Ctl({"export", "--out", paged, "--page-size", "4", "-o", "json"});
+  ASSERT_EQ(p.exit_code, 0) << p.Describe();
+  EXPECT_EQ(ParseObject(p.out)["verified"], json::value(true));
+  EXPECT_EQ(Verify({paged}).exit_code, 0);
+  const std::string all = ReadFileOrDie(paged + "/entries.ndjson");
+  EXPECT_EQ(all.substr(0, entries.body.size()), entries.body);
 }
 
 TEST_F(ClientTest, ExportRefusesAnExistingDirectoryAndUnservedSizes) {
