@@ -1,11 +1,10 @@
 // custodyctl approvals add|list|revoke: POST/GET /v1/approvals.
 //
-// Revocation route: custodyd's router matches exact paths, so revocations go
-// to the fixed path kRevokePath with the Revocation JSON of
-// daemon/policy/approvals.h as the body:
-//   POST /v1/approvals/revoke  {"approval_id","revoked_by","reason"}   (admin)
-// (agreed shape; until the server serves it, revoke reports that the
-// endpoint does not exist).
+// Routes (daemon/server/router.h):
+//   POST /v1/approvals          [admin] one approval (each file item is sent alone)
+//   GET  /v1/approvals          [reader] every approval with its state
+//   POST /v1/approvals/revoke   [admin] {"approval_id","revoked_by","reason"}
+// A custodyd without them answers "no such endpoint" (exit status 3).
 
 #include <CLI/CLI.hpp>
 #include <boost/json/serialize.hpp>
@@ -53,11 +52,31 @@ Status PrintRecorded(Context& ctx, const std::vector<std::string>& answers, std:
     case Format::kTable:
       for (const auto& a : answers) {
         auto v = schema::ParseJson(a);
-        const json::object* o = v.ok() ? v->if_object() : nullptr;
-        std::string id = o ? Str(*o, "approval_id") : "";
-        std::string seq = o ? Num(*o, "seq") : "";
-        std::printf("%s %s%s\n", std::string(what).c_str(), id.empty() ? "(?)" : id.c_str(),
-                    seq.empty() ? "" : (" at seq " + seq).c_str());
+        if (!v.ok()) continue;
+        // One record, or several under "approvals"/"results" (or a bare array).
+        std::vector<const json::object*> records;
+        auto collect = [&](const json::value& x) {
+          if (const json::array* arr = x.if_array()) {
+            for (const json::value& e : *arr) {
+              if (e.is_object()) records.push_back(&e.as_object());
+            }
+          } else if (x.is_object()) {
+            records.push_back(&x.as_object());
+          }
+        };
+        const json::object* top = v->if_object();
+        const json::value* list = nullptr;
+        if (top != nullptr) {
+          list = top->if_contains("approvals");
+          if (list == nullptr) list = top->if_contains("results");
+        }
+        collect(list != nullptr ? *list : *v);
+        for (const json::object* o : records) {
+          const std::string id = Str(*o, "approval_id");
+          const std::string seq = Num(*o, "seq");
+          std::printf("%s %s%s\n", std::string(what).c_str(), id.empty() ? "(?)" : id.c_str(),
+                      seq.empty() ? "" : (" at seq " + seq).c_str());
+        }
       }
       break;
   }

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "custody/ledger/store.h"
 #include "custody/ledger/entry.h"
@@ -86,12 +87,13 @@ IngestOptions MakeIngestOptions(const Config& config) {
   return o;
 }
 
-// Brings a fresh policy engine up to date with the ledger after a start:
+// Brings a fresh decider up to date with the ledger after a start:
 // registers every approval and revocation in log order (indexed under
-// "record:" in daemon_meta), then replays the access events received within
-// the policy's replay horizon so rolling-window thresholds count them.
-Status ReplayPolicyState(ledger::Ledger& ledger, const Tables& tables, policy::Engine& engine,
-                         schema::Clock* clock) {
+// "record:" in daemon_meta); then, for a policy engine (`engine` not null),
+// replays the access events received within the policy's replay horizon so
+// rolling-window thresholds count them.
+Status ReplayPolicyState(ledger::Ledger& ledger, const Tables& tables, policy::Decider& decider,
+                         policy::Engine* engine, schema::Clock* clock) {
   CUSTODY_ASSIGN_OR_RETURN(ledger::ReadView view, ledger.Read());
   size_t records = 0;
   {
@@ -101,12 +103,16 @@ Status ReplayPolicyState(ledger::Ledger& ledger, const Tables& tables, policy::E
       const uint64_t seq = ReadBe64(c.key().substr(kRecordKeyPrefix.size()));
       CUSTODY_ASSIGN_OR_RETURN(std::string_view bytes, view.Entry(seq));
       CUSTODY_ASSIGN_OR_RETURN(ledger::DecodedEntry entry, ledger::DecodeEntry(bytes));
-      engine.OnRecordCommitted(entry.kind, entry.body, seq);
+      decider.OnRecordCommitted(entry.kind, entry.body, seq);
       ++records;
       CUSTODY_ASSIGN_OR_RETURN(found, c.Next());
     }
   }
-  const auto horizon = engine.policy()->replay_horizon();
+  if (engine == nullptr) {
+    spdlog::info("approvals restored: {} approval record(s) (no policy in force)", records);
+    return Status::Ok();
+  }
+  const auto horizon = engine->policy()->replay_horizon();
   const int64_t oldest = schema::ToUnixMicros(clock->Now()) - horizon.count();
   std::vector<schema::Event> events;
   for (uint64_t seq = view.size(); horizon.count() > 0 && seq > 0; --seq) {
@@ -124,7 +130,7 @@ Status ReplayPolicyState(ledger::Ledger& ledger, const Tables& tables, policy::E
     std::vector<schema::FieldError> errors;
     if (auto event = schema::ParseEvent(entry.body, &errors)) events.push_back(std::move(*event));
   }
-  for (auto it = events.rbegin(); it != events.rend(); ++it) engine.Replay(*it);
+  for (auto it = events.rbegin(); it != events.rend(); ++it) engine->Replay(*it);
   spdlog::info("policy state restored: {} approval record(s), {} recent access event(s) replayed",
                records, events.size());
   return Status::Ok();
@@ -172,6 +178,8 @@ struct App::Impl {
   Services services;
   std::unique_ptr<Server> server;
   bool shut_down = false;
+  std::mutex policy_mu;     // guards policy_path (SIGHUP thread vs HTTP reloads)
+  std::string policy_path;  // the policy file of the config in force
 };
 
 App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -213,9 +221,10 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   if (!decider.ok()) return decider.status();
   impl->decider = std::move(decider).value();
 
-  if (auto* engine = dynamic_cast<policy::Engine*>(impl->decider.get())) {
-    CUSTODY_RETURN_IF_ERROR(ReplayPolicyState(*impl->ledger, impl->tables, *engine, impl->clock));
-  }
+  auto* engine = dynamic_cast<policy::Engine*>(impl->decider.get());
+  CUSTODY_RETURN_IF_ERROR(
+      ReplayPolicyState(*impl->ledger, impl->tables, *impl->decider, engine, impl->clock));
+  impl->policy_path = config.policy;
 
   alerts::AlertsConfig alerts_config = config.alerts;
   if (alerts_config.sinks.empty()) {
@@ -255,6 +264,20 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   s.clock = impl->clock;
   s.http = config.http;
   s.queue_capacity = config.ingest.queue_capacity;
+  s.engine = engine;
+  if (engine != nullptr) {
+    s.approvals = &engine->approvals();
+    s.reload_policy = [impl = impl.get()](std::vector<policy::Diagnostic>* diagnostics) {
+      std::string path;
+      {
+        std::lock_guard lock(impl->policy_mu);
+        path = impl->policy_path;
+      }
+      return ReloadPolicy(*impl, path, diagnostics);
+    };
+  } else if (auto* none = dynamic_cast<NoPolicyDecider*>(impl->decider.get())) {
+    s.approvals = &none->approvals();
+  }
 
   ServerOptions so;
   so.listen = config.listen;
@@ -312,11 +335,16 @@ Status App::Reload() {
   const size_t n = config->tokens.size();
   impl_->auth->Replace(std::move(config->tokens));
   spdlog::info("reload: {} token(s) in force", n);
-  return ReloadPolicy(config->policy);
+  if (!config->policy.empty()) {
+    std::lock_guard lock(impl_->policy_mu);
+    impl_->policy_path = config->policy;
+  }
+  return ReloadPolicy(*impl_, config->policy, nullptr);
 }
 
-Status App::ReloadPolicy(const std::string& path) {
-  auto* engine = dynamic_cast<policy::Engine*>(impl_->decider.get());
+Status App::ReloadPolicy(Impl& impl, const std::string& path,
+                         std::vector<policy::Diagnostic>* diagnostics_out) {
+  auto* engine = dynamic_cast<policy::Engine*>(impl.decider.get());
   if (engine == nullptr) {
     if (!path.empty()) {
       spdlog::warn("reload: policy = \"{}\" needs a restart (custodyd started without one)", path);
@@ -332,11 +360,14 @@ Status App::ReloadPolicy(const std::string& path) {
   std::vector<policy::Diagnostic> diagnostics;
   Status st = engine->Reload(path, &diagnostics);
   LogDiagnostics(diagnostics);
+  if (diagnostics_out != nullptr) {
+    diagnostics_out->insert(diagnostics_out->end(), diagnostics.begin(), diagnostics.end());
+  }
   if (!st.ok()) {
     spdlog::error("reload: keeping the policy in force: {}", st.message());
     return st;
   }
-  st = impl_->ingestor->RecordPolicyIfChanged();
+  st = impl.ingestor->RecordPolicyIfChanged();
   if (!st.ok()) {
     spdlog::error("reload: recording the policy failed: {}", st.ToString());
     return st;

@@ -16,7 +16,10 @@
 //           the policy file when the decider is the policy engine (SIGHUP).
 //           The policy change is recorded in the ledger before Reload()
 //           returns. A config or policy that does not parse is logged and
-//           the old one stays in force.
+//           the old one stays in force. POST /v1/policy/reload
+//           (Services::reload_policy) reloads only the policy, from the file
+//           named by the config in force (as of the start or the last
+//           Reload()), and answers with the diagnostics.
 //
 // Thread safety: Start/Shutdown/Reload/RunUntilSignal from the owning thread.
 #ifndef CUSTODY_DAEMON_SERVER_APP_H_
@@ -26,10 +29,12 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "custody/ledger/keys.h"
 #include "daemon/config/config.h"
 #include "daemon/policy/decider.h"
+#include "daemon/policy/policy.h"
 
 namespace custody::daemon {
 
@@ -81,7 +86,10 @@ class App {
  private:
   struct Impl;
   explicit App(std::unique_ptr<Impl> impl);
-  Status ReloadPolicy(const std::string& path);
+  // Reloads the policy file at `path` into the engine and records it; see
+  // Services::reload_policy. Ok (and nothing happens) without an engine.
+  static Status ReloadPolicy(Impl& impl, const std::string& path,
+                             std::vector<policy::Diagnostic>* diagnostics);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -3,12 +3,19 @@
 // (once) a `policy` entry for the empty policy, so an auditor can see that
 // no boundary rules were in force for those events.
 //
-// Thread safety: stateless apart from constants; safe from any thread.
+// Approvals are evidence even without a policy: OnRecordCommitted keeps the
+// approval registry up to date from "approval" / "approval-revocation"
+// records exactly as policy::Engine does, so GET /v1/approvals lists them and
+// a later start with a policy finds them in the ledger.
+//
+// Thread safety: Decide and the batch hooks are stateless; the registry is
+// internally locked (approvals.h).
 #ifndef CUSTODY_DAEMON_SERVER_NO_POLICY_DECIDER_H_
 #define CUSTODY_DAEMON_SERVER_NO_POLICY_DECIDER_H_
 
 #include <string>
 
+#include "daemon/policy/approvals.h"
 #include "daemon/policy/decider.h"
 
 namespace custody::daemon {
@@ -25,9 +32,15 @@ class NoPolicyDecider final : public policy::Decider {
   policy::Decision Decide(const schema::Event& event) override;
   void CommitBatch() override {}
   void RollbackBatch() override {}
-  void OnRecordCommitted(std::string_view, const boost::json::value&, uint64_t) override {}
+  // Registers approvals and applies revocations (other kinds are ignored).
+  // A record that does not parse or does not apply is logged and skipped.
+  void OnRecordCommitted(std::string_view kind, const boost::json::value& body,
+                         uint64_t seq) override;
+
+  policy::ApprovalRegistry& approvals() { return approvals_; }
 
  private:
+  policy::ApprovalRegistry approvals_;
   std::string sha256_;
   std::string body_;
   std::string decision_;

@@ -8,7 +8,8 @@
 // Slugs (stable; clients may switch on them): invalid-event, invalid-request,
 // malformed-request, unauthenticated, forbidden, not-found, method-not-allowed,
 // body-too-large, header-too-large, unsupported-media-type, queue-full,
-// shutting-down, too-many-connections, not-ready, conflict, unavailable, internal.
+// shutting-down, too-many-connections, not-ready, conflict, unavailable, internal,
+// invalid-approval, invalid-policy (a policy reload whose file has errors, 422).
 #ifndef CUSTODY_DAEMON_SERVER_PROBLEM_H_
 #define CUSTODY_DAEMON_SERVER_PROBLEM_H_
 

@@ -45,10 +45,10 @@ struct Services {
   // (POST /v1/policy/evaluate and /v1/policy/reload then answer 409).
   policy::Engine* engine = nullptr;
   // The approvals in force: the engine's registry, or -- without a policy --
-  // a registry of the recorded approvals that the approval handlers keep up
-  // to date themselves (registering on the appender thread after each
-  // commit, in log order), so approvals are evidence either way. Null: the
-  // approval routes answer 503 (tests that build a bare Services).
+  // the NoPolicyDecider's, which tracks approval records the same way (so
+  // approvals are recorded and listed either way; they lift nothing until a
+  // policy is configured). Null: the approval routes answer 503 (tests that
+  // build a bare Services).
   policy::ApprovalRegistry* approvals = nullptr;
   // Re-reads the policy file named by the config in force and, when it
   // compiles, puts it in force and records a `policy` entry (blocking until

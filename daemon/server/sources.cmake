@@ -8,6 +8,7 @@ set(CUSTODY_SERVER_SOURCES
   server/router.cc
   server/events_handler.cc
   server/query_handlers.cc
+  server/policy_handlers.cc
   server/session.cc
   server/server.cc
   server/no_policy_decider.cc

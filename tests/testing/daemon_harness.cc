@@ -294,6 +294,7 @@ void DaemonHarness::WriteConfig() {
     c << "[[token]]\nname = \"" << t.name << "\"\nrole = \"" << t.role << "\"\nsha256 = \""
       << Sha256Hex(t.token) << "\"\n";
   }
+  c << options_.tables << "\n";
   WriteFileOrDie(config_path(), c.str());
 }
 

@@ -95,6 +95,9 @@ struct DaemonOptions {
   // [http] and [ingest] keys, e.g. {"body_limit = 4096"}.
   std::vector<std::string> http;
   std::vector<std::string> ingest;
+  // Extra TOML tables placed after everything else, e.g.
+  // "[alerts]\ndedup_window_seconds = 0\n[[alert_sink]]\nname = \"hook\"\n...".
+  std::string tables;
   std::vector<std::string> extra_args;  // more custodyd flags
   std::vector<std::string> extra_env;   // "NAME=value" added to the environment
   std::string unix_socket;              // relative to the temp dir; "" = none

@@ -102,7 +102,7 @@ void WebhookReceiver::Serve(int listen_fd) {
                                data.substr(head.size() + 4), std::chrono::steady_clock::now()});
       }
       const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      (void)!::write(c, ok.data(), ok.size());
+      (void)!::send(c, ok.data(), ok.size(), MSG_NOSIGNAL);  // custodyd may have given up
     }
     ::close(c);
   }
