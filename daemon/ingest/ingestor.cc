@@ -203,7 +203,7 @@ namespace {
 
 Status PutIndexes(ledger::WriteTxn& txn, const Tables& t, uint64_t seq, const schema::Event& e) {
   for (const std::string& ref : e.subject_refs) {
-    CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_subject, IndexKey(ref, seq), {}));
+    CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_subject, SubjectIndexKey(ref, seq), {}));
   }
   CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_actor, IndexKey(e.actor.id, seq), {}));
   CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_system, IndexKey(e.target.system, seq), {}));

@@ -73,7 +73,6 @@ bool Matches(const boost::json::object& body, const EventQuery& q) {
 // Picks the most selective index the query allows, or none (scan entries).
 std::optional<std::pair<ledger::Table, std::string>> ChooseIndex(const Tables& t,
                                                                  const EventQuery& q) {
-  if (q.subject_ref) return std::make_pair(t.idx_subject, *q.subject_ref);
   if (q.actor) return std::make_pair(t.idx_actor, *q.actor);
   if (q.system) return std::make_pair(t.idx_system, *q.system);
   if (q.category && q.category->find('*') == std::string::npos) {
@@ -99,6 +98,33 @@ Status WalkIndex(ledger::ReadView& view, ledger::Table table, const std::string&
   while (found && c.key().size() == prefix.size() + 8 && c.key().starts_with(prefix)) {
     if (!visit(ReadBe64(c.key().substr(prefix.size())))) break;
     CUSTODY_ASSIGN_OR_RETURN(found, c.Prev());
+  }
+  return Status::Ok();
+}
+
+// WalkIndex over the epoch-prefixed subject index: newest epoch first.
+template <typename Visit>
+Status WalkSubjectIndex(ledger::ReadView& view, ledger::Table table, const std::string& ref,
+                        uint64_t below, Visit visit) {
+  if (below == 0) return Status::Ok();
+  CUSTODY_ASSIGN_OR_RETURN(ledger::Cursor c, view.NewCursor(table));
+  bool go_on = true;
+  auto wrapped = [&](uint64_t seq) { return go_on = visit(seq); };
+  for (uint64_t epoch = (below - 1) >> kSubjectEpochBits; go_on; --epoch) {
+    const std::string prefix = SubjectIndexPrefix(ref, epoch);
+    std::string start = prefix;
+    AppendBe64(below, &start);
+    CUSTODY_ASSIGN_OR_RETURN(bool found, c.Seek(start));
+    if (found) {
+      CUSTODY_ASSIGN_OR_RETURN(found, c.Prev());
+    } else {
+      CUSTODY_ASSIGN_OR_RETURN(found, c.SeekLast());
+    }
+    while (found && c.key().size() == prefix.size() + 8 && c.key().starts_with(prefix)) {
+      if (!wrapped(ReadBe64(c.key().substr(prefix.size())))) break;
+      CUSTODY_ASSIGN_OR_RETURN(found, c.Prev());
+    }
+    if (epoch == 0) break;
   }
   return Status::Ok();
 }
@@ -144,7 +170,9 @@ Result<EventPage> QueryEvents(ledger::Ledger& ledger, const Tables& tables,
     }
     return true;
   };
-  if (auto index = ChooseIndex(tables, query)) {
+  if (query.subject_ref) {
+    CUSTODY_RETURN_IF_ERROR(WalkSubjectIndex(view, tables.idx_subject, *query.subject_ref, below, visit));
+  } else if (auto index = ChooseIndex(tables, query)) {
     CUSTODY_RETURN_IF_ERROR(WalkIndex(view, index->first, index->second, below, visit));
   } else {
     for (uint64_t seq = below; seq > 0 && visit(seq - 1);) --seq;

@@ -45,6 +45,21 @@ std::string IndexKey(std::string_view value, uint64_t seq) {
   return key;
 }
 
+std::string SubjectIndexPrefix(std::string_view ref, uint64_t epoch) {
+  std::string key;
+  key.reserve(ref.size() + 13);
+  AppendBe32(static_cast<uint32_t>(epoch), &key);
+  key.append(ref);
+  key.push_back('\0');
+  return key;
+}
+
+std::string SubjectIndexKey(std::string_view ref, uint64_t seq) {
+  std::string key = SubjectIndexPrefix(ref, seq >> kSubjectEpochBits);
+  AppendBe64(seq, &key);
+  return key;
+}
+
 std::string IdempotencyKey(std::string_view producer, std::string_view event_id) {
   std::string key;
   key.reserve(producer.size() + event_id.size() + 1);

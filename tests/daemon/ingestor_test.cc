@@ -243,6 +243,39 @@ TEST_F(IngestorTest, QueriesBySubjectActorCategoryCountryAndTimeWithPaging) {
   EXPECT_TRUE(QueryEvents(*ledger_, tables_, q).status().IsInvalidArgument());
 }
 
+TEST_F(IngestorTest, SubjectQueryFindsEventsAcrossIndexEpochs) {
+  // Events 0..8999; every 2500th names subject "user:shared" (ids are
+  // "user:<event id>" otherwise), so matches span three index epochs.
+  std::vector<std::string> batch;
+  int n = 0;
+  for (int i = 0; i < 9000; ++i) {
+    std::string json = EventJson("x" + std::to_string(i));
+    if (i % 2500 == 7) {
+      json.replace(json.find("user:x" + std::to_string(i)), 6 + std::to_string(i).size(),
+                   "user:shared");
+      ++n;
+    }
+    batch.push_back(std::move(json));
+    if (batch.size() == 1000) {
+      ASSERT_OK(SubmitAndWait(batch));
+      batch.clear();
+    }
+  }
+  EventQuery q;
+  q.subject_ref = pseudo_->Ref("user:shared");
+  q.limit = 2;
+  ASSERT_OK_AND_ASSIGN(EventPage first, QueryEvents(*ledger_, tables_, q));
+  ASSERT_EQ(first.entries.size(), 2u);
+  EXPECT_NE(first.entries[0].find("\"x7507\""), std::string::npos);
+  EXPECT_NE(first.entries[1].find("\"x5007\""), std::string::npos);
+  q.cursor = first.next_cursor;
+  ASSERT_OK_AND_ASSIGN(EventPage rest, QueryEvents(*ledger_, tables_, q));
+  ASSERT_EQ(rest.entries.size(), 2u);
+  EXPECT_NE(rest.entries[0].find("\"x2507\""), std::string::npos);
+  EXPECT_NE(rest.entries[1].find("\"x7\""), std::string::npos);
+  EXPECT_EQ(n, 4);
+}
+
 TEST_F(IngestorTest, AlertsAreCommittedWithTheirEventAndQueryable) {
   ASSERT_OK(SubmitAndWait({EventJson("s1", "share"), EventJson("r1", "read"),
                            EventJson("s2", "share")}));
