@@ -18,7 +18,7 @@ cmake --build --preset release -j "$(nproc)" --target custodyd custodyctl custod
 BIN=$ROOT/build/release
 DEMO=$BIN/demo
 PORT=${CUSTODY_DEMO_PORT:-7411}
-mkdir -p "$DEMO"
+mkdir -p "$DEMO/home"
 
 # Demo tokens, printed below; only their SHA-256 goes into the config.
 PRODUCER_TOKEN=demo-producer-token
@@ -57,13 +57,16 @@ step "starting custodyd (config $DEMO/custodyd.toml, data $DEMO/data)"
 DAEMON=$!
 trap 'kill -TERM $DAEMON 2>/dev/null; wait $DAEMON 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
-  "$BIN/client/custodyctl/custodyctl" --server "http://127.0.0.1:$PORT" status >/dev/null 2>&1 && break
+  HOME="$DEMO/home" "$BIN/client/custodyctl/custodyctl" --server "http://127.0.0.1:$PORT" status >/dev/null 2>&1 && break
+  kill -0 $DAEMON 2>/dev/null || { echo "custodyd failed to start:"; cat "$DEMO/custodyd.log"; exit 1; }
   sleep 0.1
 done
 echo "producer token: $PRODUCER_TOKEN   reader token: $READER_TOKEN   admin token: $ADMIN_TOKEN"
 grep -m1 -i "verifier key" "$DEMO/custodyd.log" || true
 
-ctl() { "$BIN/client/custodyctl/custodyctl" --server "http://127.0.0.1:$PORT" "$@"; }
+# custodyctl remembers the last checkpoint it saw (to detect forks and
+# rollbacks) under ~/.config/custody; the demo keeps its own beside its data.
+ctl() { HOME="$DEMO/home" "$BIN/client/custodyctl/custodyctl" --server "http://127.0.0.1:$PORT" "$@"; }
 
 step "the DPO registers an approval (IE support may read US contact data)"
 CUSTODY_TOKEN=$ADMIN_TOKEN ctl approvals add docs/examples/demo-approvals.json || true
