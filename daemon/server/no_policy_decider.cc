@@ -27,7 +27,8 @@ void NoPolicyDecider::OnRecordCommitted(std::string_view kind, const boost::json
     return;
   }
   if (!errors.empty()) {
-    status = schema::Status::InvalidArgument(errors.front().pointer + ": " + errors.front().message);
+    status =
+        schema::Status::InvalidArgument(errors.front().pointer + ": " + errors.front().message);
   }
   if (!status.ok()) {
     spdlog::warn("{} record at seq {} ignored: {}", kind, seq, status.ToString());

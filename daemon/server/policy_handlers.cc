@@ -61,9 +61,10 @@ std::optional<json::value> JsonBody(const Request& req, Services& s, Response* r
   if (!IsJsonMediaType(req[http::field::content_type])) {
     CountReject(s, RejectReason::kUnsupportedMediaType);
     const std::string_view got = req[http::field::content_type];
-    *res = ProblemResponse(http::status::unsupported_media_type, "unsupported-media-type",
-                           "Content-Type must be application/json, got " +
-                               (got.empty() ? std::string("none") : "\"" + std::string(got) + "\""));
+    *res =
+        ProblemResponse(http::status::unsupported_media_type, "unsupported-media-type",
+                        "Content-Type must be application/json, got " +
+                            (got.empty() ? std::string("none") : "\"" + std::string(got) + "\""));
     return std::nullopt;
   }
   auto v = schema::ParseJson(req.body());
@@ -229,14 +230,14 @@ void HandlePostApprovals(Request&& req, Services& s, Completion done) {
   for (size_t i = 0; i < approvals.size(); ++i) {
     schema::Status st = s.approvals->CheckRegister(approvals[i]);
     if (!st.ok()) {
-      conflicts.push_back({(single ? "" : "/" + std::to_string(i)) + "/approval_id", "",
-                           st.message()});
+      conflicts.push_back(
+          {(single ? "" : "/" + std::to_string(i)) + "/approval_id", "", st.message()});
     }
   }
   if (!conflicts.empty()) {
-    std::string detail = conflicts.size() == 1 ? conflicts.front().message
-                                               : std::to_string(conflicts.size()) +
-                                                     " approvals already exist";
+    std::string detail = conflicts.size() == 1
+                             ? conflicts.front().message
+                             : std::to_string(conflicts.size()) + " approvals already exist";
     return done.respond(ProblemResponse(
         http::status::conflict, "conflict",
         detail + "; nothing was recorded (approvals are immutable: revoke and use a new id)",
@@ -303,9 +304,9 @@ void HandlePostApprovals(Request&& req, Services& s, Completion done) {
 
   auto batch = std::make_shared<RecordBatch>(std::move(done), approvals.size(), std::move(finish));
   for (size_t i = 0; i < approvals.size(); ++i) {
-    batch->Submit(s, i,
-                  RecordRequest{"approval", principal->name,
-                                Canonical(policy::ApprovalBody(approvals[i]))});
+    batch->Submit(
+        s, i,
+        RecordRequest{"approval", principal->name, Canonical(policy::ApprovalBody(approvals[i]))});
   }
 }
 
@@ -338,8 +339,7 @@ void HandleRevokeApproval(Request&& req, Services& s, Completion done) {
   if (!revocation) return done.respond(FieldErrors(s, "invalid-request", "revocation", errors));
   schema::Status st = s.approvals->CheckRevoke(*revocation);
   if (!st.ok()) {
-    return done.respond(ProblemResponse(ToHttp(st),
-                                        st.IsNotFound() ? "not-found" : "conflict",
+    return done.respond(ProblemResponse(ToHttp(st), st.IsNotFound() ? "not-found" : "conflict",
                                         st.message() + "; nothing was recorded",
                                         {{"/approval_id", "", st.message()}}));
   }
@@ -347,12 +347,15 @@ void HandleRevokeApproval(Request&& req, Services& s, Completion done) {
   const std::string id = revocation->approval_id;
   auto finish = [&s, id](std::vector<schema::Result<RecordReply>>& results) -> Response {
     const auto& r = results.front();
-    if (!r.ok()) return RecordFailure(s, r.status(), "the revocation of " + id + " was not recorded");
+    if (!r.ok())
+      return RecordFailure(s, r.status(), "the revocation of " + id + " was not recorded");
     auto entry = s.approvals->Get(id, s.clock->Now());
     if (!entry || !entry->revocation || entry->revoked_seq != r->seq) {
       return ProblemResponse(http::status::conflict, "conflict",
-                             "approval " + id + " was revoked concurrently; this request's record "
-                                 "at seq " + std::to_string(r->seq) + " has no effect");
+                             "approval " + id +
+                                 " was revoked concurrently; this request's record "
+                                 "at seq " +
+                                 std::to_string(r->seq) + " has no effect");
     }
     json::object o;
     o["approval"] = policy::ApprovalEntryJson(*entry);

@@ -72,9 +72,9 @@ std::vector<json::object> AllAlerts(HttpClient& c, int limit = 2) {
   std::vector<json::object> out;
   std::string cursor;
   for (int pages = 0; pages < 1000; ++pages) {
-    HttpResult r = c.Get("/v1/alerts?limit=" + std::to_string(limit) +
-                             (cursor.empty() ? "" : "&cursor=" + cursor),
-                         kReaderToken);
+    HttpResult r = c.Get(
+        "/v1/alerts?limit=" + std::to_string(limit) + (cursor.empty() ? "" : "&cursor=" + cursor),
+        kReaderToken);
     EXPECT_EQ(r.status, 200) << r.body;
     if (r.status != 200) break;
     json::value v = Json(r);
@@ -154,7 +154,8 @@ std::string Pub02Like(const std::string& id) {
          R"(","time":"2026-05-04T09:05:00Z","activity":"share","actor":{"type":"human","id":"emp-sg-7","country":"SG"},"target":{"system":"lark","type":"chat_channel","country":"SG","id":"global-ops","audience_size":4200},"data":{"categories":["gov_id.drivers_license","identity.name"],"record_count":1},"subjects":{"count":1,"jurisdictions":{"US":1},"ids":["user:1002"]}})";
 }
 
-const char* kApr100 = R"({"approval_id":"APR-100","granted_by":"dpo@example.com","legal_basis":"SCC",
+const char* kApr100 =
+    R"({"approval_id":"APR-100","granted_by":"dpo@example.com","legal_basis":"SCC",
   "scope":{"categories":["contact.*","identity.*"],"subject_jurisdictions":["US"],
            "actor_countries":["IE"],"purposes":["customer-support"]},
   "valid_from":"2026-01-01T00:00:00Z","valid_until":"2026-06-30T23:59:59Z"})";
@@ -273,8 +274,8 @@ TEST_F(PolicyApiTest, InvalidApprovalsAreRefusedWithPointersAndNothingIsRecorded
   for (const auto& p : pointers) EXPECT_TRUE(p.starts_with("/1/")) << p;
 
   // The same id twice in one request.
-  r = c.Post("/v1/approvals", std::string("[") + kApr100 + "," + kApr100 + "]",
-             "application/json", kAdminToken);
+  r = c.Post("/v1/approvals", std::string("[") + kApr100 + "," + kApr100 + "]", "application/json",
+             kAdminToken);
   EXPECT_THAT(ProblemPointers(r, 400, "invalid-approval"), ElementsAre("/1/approval_id"));
 
   // Not JSON, not JSON's media type, an empty array.
@@ -349,13 +350,14 @@ TEST_F(PolicyApiTest, RevokedApprovalNoLongerLifts) {
   ProblemPointers(c.Post("/v1/approvals/revoke", R"({"approval_id":"APR-100","by":"x"})",
                          "application/json", kAdminToken),
                   400, "invalid-request");
-  ProblemPointers(c.Post("/v1/approvals/revoke",
-                         R"({"approval_id":"APR-100","revoked_by":"dpo","reason":"r"})",
-                         "application/json", kReaderToken),
-                  403, "forbidden");
-  HttpResult r = c.Post("/v1/approvals/revoke",
-                        R"({"approval_id":"APR-100","revoked_by":"dpo@example.com","reason":"SCC withdrawn"})",
-                        "application/json", kAdminToken);
+  ProblemPointers(
+      c.Post("/v1/approvals/revoke", R"({"approval_id":"APR-100","revoked_by":"dpo","reason":"r"})",
+             "application/json", kReaderToken),
+      403, "forbidden");
+  HttpResult r =
+      c.Post("/v1/approvals/revoke",
+             R"({"approval_id":"APR-100","revoked_by":"dpo@example.com","reason":"SCC withdrawn"})",
+             "application/json", kAdminToken);
   ASSERT_EQ(r.status, 200) << r.body;
   json::value v = Json(r);
   EXPECT_EQ(Str(v, "approval_id"), "APR-100");
@@ -377,10 +379,10 @@ TEST_F(PolicyApiTest, RevokedApprovalNoLongerLifts) {
                          R"({"approval_id":"APR-100","revoked_by":"dpo","reason":"again"})",
                          "application/json", kAdminToken),
                   409, "conflict");
-  ProblemPointers(c.Post("/v1/approvals/revoke",
-                         R"({"approval_id":"APR-404","revoked_by":"dpo","reason":"r"})",
-                         "application/json", kAdminToken),
-                  404, "not-found");
+  ProblemPointers(
+      c.Post("/v1/approvals/revoke", R"({"approval_id":"APR-404","revoked_by":"dpo","reason":"r"})",
+             "application/json", kAdminToken),
+      404, "not-found");
 
   // The revocation survives a restart.
   ASSERT_EQ(d.Stop(), 0) << d.Log();
@@ -407,8 +409,7 @@ TEST_F(PolicyApiTest, EvaluateReturnsTheDecisionAndRecordsNothing) {
   ledger::DecodedEntry policy = EntryAt(c, 0);
   ASSERT_EQ(policy.kind, "policy");
 
-  HttpResult r = c.Post("/v1/policy/evaluate", Pub02Like("dry-1"), "application/json",
-                        kAdminToken);
+  HttpResult r = c.Post("/v1/policy/evaluate", Pub02Like("dry-1"), "application/json", kAdminToken);
   ASSERT_EQ(r.status, 200) << r.body;
   json::value v = Json(r);
   EXPECT_EQ(Str(v, "policy_sha256"), Str(policy.body, "sha256"));
@@ -522,8 +523,7 @@ TEST_F(PolicyApiTest, WithoutAPolicyApprovalsAreStillRecordedAndListed) {
   EXPECT_THAT(ApprovalIds(c), ElementsAre("APR-100"));
   ProblemPointers(c.Post("/v1/approvals", kApr100, "application/json", kAdminToken), 409,
                   "conflict");
-  ProblemPointers(c.Post("/v1/policy/evaluate", Pub02Like("np-1"), "application/json",
-                         kAdminToken),
+  ProblemPointers(c.Post("/v1/policy/evaluate", Pub02Like("np-1"), "application/json", kAdminToken),
                   409, "conflict");
   ProblemPointers(c.Post("/v1/policy/reload", "", "application/json", kAdminToken), 409,
                   "conflict");

@@ -65,8 +65,8 @@ std::set<std::string> AlertKeys(HttpClient& c, const std::string& origin) {
   std::set<std::string> keys;
   std::string cursor;
   for (int pages = 0; pages < 1000; ++pages) {
-    HttpResult r = c.Get("/v1/alerts?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor),
-                         kReaderToken);
+    HttpResult r =
+        c.Get("/v1/alerts?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor), kReaderToken);
     EXPECT_EQ(r.status, 200) << r.body;
     auto v = schema::ParseJson(r.body);
     if (r.status != 200 || !v.ok()) break;
@@ -88,8 +88,7 @@ std::set<std::string> DeliveredKeys(const WebhookReceiver& hook) {
 TEST(WebhookAcrossRestartTest, DownThenSlowThenUpAcrossARestartLosesNothing) {
   WebhookReceiver hook;  // starts down: connections are refused
   DaemonOptions o;
-  o.top_level =
-      "policy = \"" + (SourceDir() / "docs/examples/boundaries.toml").string() + "\"\n";
+  o.top_level = "policy = \"" + (SourceDir() / "docs/examples/boundaries.toml").string() + "\"\n";
   o.tables = "[[alert_sink]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"" + hook.url() +
              "\"\ntimeout_ms = 200\ninitial_backoff_ms = 20\nmax_backoff_ms = 200\n";
   DaemonHarness d(o);
@@ -108,8 +107,8 @@ TEST(WebhookAcrossRestartTest, DownThenSlowThenUpAcrossARestartLosesNothing) {
     }
   };
   send(10);  // 5 US (one alert each) + 5 SG (two each) = 15 alerts
-  EXPECT_TRUE(WaitFor([&] { return SinkMetric(c, "custody_alert_delivery_failures_total") >= 2; },
-                      10s));
+  EXPECT_TRUE(
+      WaitFor([&] { return SinkMetric(c, "custody_alert_delivery_failures_total") >= 2; }, 10s));
   EXPECT_TRUE(WaitFor([&] { return SinkMetric(c, "custody_alert_outbox_depth") == 15; }, 5s));
   EXPECT_TRUE(hook.deliveries().empty());
 
@@ -158,8 +157,7 @@ TEST(WebhookAcrossRestartTest, DownThenSlowThenUpAcrossARestartLosesNothing) {
   for (const auto& delivery : hook.deliveries()) {
     auto v = schema::ParseJson(delivery.body);
     ASSERT_TRUE(v.ok()) << delivery.body;
-    EXPECT_EQ(origin + "/" + std::string(v->at("alert_id").as_string()),
-              delivery.idempotency_key);
+    EXPECT_EQ(origin + "/" + std::string(v->at("alert_id").as_string()), delivery.idempotency_key);
   }
   EXPECT_EQ(d.Stop(), 0) << d.Log();
 }
