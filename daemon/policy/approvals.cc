@@ -188,12 +188,10 @@ void ParseScopeList(Checker& c, const ScopeField& f, const json::value& v, const
     c.Expected(p, expect, v);
     return;
   }
+  // An empty list is kept as written: it allows nothing, so the approval
+  // is out of scope for every event the field is checked against (an
+  // absent field, by contrast, restricts nothing).
   const json::array& a = v.get_array();
-  if (a.empty()) {
-    c.Error(p, "empty list would match nothing; omit " + std::string(f.name) +
-                   " to restrict nothing, or list the allowed values");
-    return;
-  }
   if (a.size() > kMaxScopeValues) {
     c.Error(p, std::to_string(a.size()) + " values; at most " + std::to_string(kMaxScopeValues) +
                    " are allowed");

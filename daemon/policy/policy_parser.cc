@@ -962,7 +962,7 @@ std::optional<WindowSpec> PolicyCompiler::CompileWindow(const toml::node& n,
     Error(At(*t.get("resolution")),
           "window resolution " + FormatDuration(w.resolution) + " is longer than its duration " +
               FormatDuration(w.duration),
-          "use a resolution well below the duration (default 1s)");
+          "use a resolution well below the duration (default 0s: exact)");
     ok = false;
   }
   if (!ok) return std::nullopt;

@@ -155,7 +155,8 @@ struct WindowSpec {
   // Amounts whose times lie within `resolution` of each other may share one
   // bucket (bounded memory); a bucket counts while any of it is in the window,
   // so sums can only err upward, by events less than `resolution` outside.
-  std::chrono::microseconds resolution{1000000};
+  // 0 (the default) keeps every distinct time exact.
+  std::chrono::microseconds resolution{0};
   // How far behind the newest event of the same key an event may be and
   // still see a complete window.
   std::chrono::microseconds late_tolerance{0};

@@ -173,7 +173,6 @@ TEST(ApprovalParse, BadValuesPointAtTheValue) {
       {"legal_basis", std::string("\"") + std::string(1025, 'x') + "\"", "/legal_basis",
        "too long"},
       {"scope", "[]", "/scope", "expected an object"},
-      {"scope.categories", "[]", "/scope/categories", "empty list would match nothing"},
       {"scope.categories", R"(["contact.*", "gov-id.*"])", "/scope/categories/1",
        "not a category pattern"},
       {"scope.categories", R"("contact.*")", "/scope/categories", "expected an array"},
@@ -196,10 +195,10 @@ TEST(ApprovalParse, BadValuesPointAtTheValue) {
 }
 
 TEST(ApprovalParse, EveryProblemIsReported) {
-  auto e = ApprovalErrors(R"({"approval_id": "", "scope": {"actors": [], "x": 1}, "y": 2})");
+  auto e = ApprovalErrors(R"({"approval_id": "", "scope": {"actors": [7], "x": 1}, "y": 2})");
   std::vector<std::string> pointers;
   for (const auto& f : e) pointers.push_back(f.pointer);
-  EXPECT_THAT(pointers, ElementsAre("/approval_id", "/scope/actors", "/scope/x", "/y",
+  EXPECT_THAT(pointers, ElementsAre("/approval_id", "/scope/actors/0", "/scope/x", "/y",
                                     "/granted_by", "/legal_basis", "/valid_from", "/valid_until"));
   EXPECT_EQ(ApprovalErrors("[]")[0].pointer, "");
 }
@@ -290,6 +289,24 @@ TEST(ApprovalMatch, AbsentScopeMembersRestrictNothing) {
                           "data":{"categories":["gov_id.ssn"]},
                           "subjects":{"count":1,"jurisdictions":{"ZZ":1}}})"),
             "applied");
+}
+
+TEST(ApprovalMatch, EmptyScopeListAllowsNothingItIsCheckedAgainst) {
+  // Read literally, "every X is in []" fails for any X: an empty list is
+  // accepted as written and puts every event with such an X out of scope.
+  const Approval purposes = MustApproval(With("scope.purposes", "[]"));
+  EXPECT_EQ(VerdictFor(purposes, Ev("{}")), "out-of-scope: purposes");
+  const Approval cats = MustApproval(With("scope.categories", "[]"));
+  EXPECT_EQ(VerdictFor(cats, Ev("{}")), "out-of-scope: categories");
+  // ...but it restricts nothing where there is nothing to check.
+  EXPECT_EQ(VerdictFor(cats, Ev(R"({"data":{"categories":["telemetry.cpu"]}})")), "applied");
+  const Approval juris = MustApproval(With("scope.subject_jurisdictions", "[]"));
+  EXPECT_EQ(VerdictFor(juris, Ev(R"({"subjects":{"count":0,"jurisdictions":{}}})")), "applied");
+  EXPECT_EQ(VerdictFor(juris, Ev("{}")), "out-of-scope: subject_jurisdictions");
+  for (const char* field : {"actor_countries", "target_countries", "actors", "target_systems"}) {
+    const Approval a = MustApproval(With(std::string("scope.") + field, "[]"));
+    EXPECT_EQ(VerdictFor(a, Ev("{}")), std::string("out-of-scope: ") + field);
+  }
 }
 
 TEST(ApprovalMatch, FirstFailingCheckIsTheVerdict) {

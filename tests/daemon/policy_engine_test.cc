@@ -531,6 +531,52 @@ TEST(EngineWindow, ScenarioReplayedSlowlyMonthsLaterStillCounts) {
   EXPECT_EQ(got, ExpectedAlerts());
 }
 
+// bulk-export of the example policy, as the scenario README states it: the
+// sum over the actor's data-moving personal events with time in (t - 24h, t].
+schema::Event PersonalExport(std::string_view time, int64_t records, std::string_view actor) {
+  return MakeEvent(std::string(R"({"activity":"export","time":")") + std::string(time) +
+                   R"(","actor":{"id":")" + std::string(actor) +
+                   R"("},"data":{"categories":["contact.email"],"record_count":)" +
+                   std::to_string(records) + "}}");
+}
+
+std::vector<std::string> Decide(Engine& engine, const schema::Event& e) {
+  engine.BeginBatch();
+  std::vector<std::string> ids = RuleIds(engine.Decide(e));
+  engine.CommitBatch();
+  return ids;
+}
+
+TEST(EngineWindow, ExamplePolicySumsAreExactBelowASecond) {
+  test::FakeClock clock(test::T("2026-11-23T19:00:00Z"));
+  Engine engine(ExamplePolicy(), &clock);
+  // Lower edge: 10:00:00.5 is inside (t - 24h, t] for t = 10:00:00.6 next day,
+  // 10:00:00 is not. 6000 + 5000 would exceed; 1 + 5000 does not.
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-04T10:00:00Z", 6000, "a")), IsEmpty());
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-04T10:00:00.5Z", 1, "a")), IsEmpty());
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-05T10:00:00.6Z", 5000, "a")), IsEmpty());
+  // Upper edge, late: an event at .4 does not see the 6000 records at .8.
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-04T10:00:00Z", 1, "b")), IsEmpty());
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-04T10:00:00.8Z", 6000, "b")), IsEmpty());
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-04T10:00:00.4Z", 5000, "b")), IsEmpty());
+  // ...while one at .8 itself does.
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-04T10:00:00.8Z", 4000, "b")),
+              ElementsAre("bulk-export"));
+}
+
+TEST(EngineWindow, ExamplePolicyCountsEventsThatArriveDaysLate) {
+  test::FakeClock clock(test::T("2026-11-23T19:00:00Z"));
+  Engine engine(ExamplePolicy(), &clock);
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-04T10:00:00Z", 6000, "a")), IsEmpty());
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-06T11:00:00Z", 1, "a")), IsEmpty());
+  clock.Advance(std::chrono::hours(1));  // a sweep may run: nothing of "a" may go
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-11T11:00:00Z", 1, "other")), IsEmpty());
+  // 39 hours behind the actor's newest event (and days behind the newest
+  // event seen), and still its window holds the 6000 records of 10 h before.
+  EXPECT_THAT(Decide(engine, PersonalExport("2026-05-04T20:00:00Z", 5000, "a")),
+              ElementsAre("bulk-export"));
+}
+
 TEST(EngineReload, StagedPolicyTakesEffectAtNextBatchAndKeepsUnchangedWindows) {
   Engine engine(MustParse(kBulk), nullptr);
   (void)engine.Decide(Export("2026-05-04T10:00:00Z", 90));

@@ -421,7 +421,7 @@ window = { duration = "1h30m", exceeds = 5, per = ["target"], sum = "events" }
   ASSERT_TRUE(r.window);
   EXPECT_EQ(r.window->duration, std::chrono::minutes(90));
   EXPECT_EQ(r.window->late_tolerance, std::chrono::minutes(90));  // defaults to the duration
-  EXPECT_EQ(r.window->resolution, std::chrono::seconds(1));
+  EXPECT_EQ(r.window->resolution, std::chrono::microseconds(0));  // exact by default
   EXPECT_FALSE(r.window->per_actor);
   EXPECT_TRUE(r.window->per_target);
   EXPECT_EQ(r.window->measure, WindowSpec::Measure::kEvents);
