@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "daemon/config/config.h"
 #include "daemon/server/app.h"
@@ -27,8 +28,25 @@ int main(int argc, char** argv) {
   cli.add_option("--data-dir", overrides.data_dir, "override data_dir")->option_text("DIR");
   cli.add_option("--port-file", port_file, "write the bound TCP port here once listening")
       ->option_text("FILE");
-  cli.add_option("--check-policy", check_policy, "check a policy file and exit")
+  std::vector<std::string> sample_events;
+  std::string sample_approvals;
+  cli.add_option("--check-policy", check_policy,
+                 "check a policy file (errors as FILE:LINE:COL) and exit; 0 when it compiles")
       ->option_text("FILE");
+  cli.add_option("--events", sample_events,
+                 "with --check-policy: evaluate these sample events (NDJSON or JSON) against the "
+                 "policy alone, recording nothing")
+      ->option_text("FILE ...");
+  cli.add_option("--approvals", sample_approvals,
+                 "with --events: approvals (JSON, as POST /v1/approvals takes them) the dry run "
+                 "may apply")
+      ->option_text("FILE");
+  cli.footer(
+      "Examples:\n"
+      "  custodyd --config /etc/custody/custodyd.toml\n"
+      "  custodyd --print-default-config > custodyd.toml\n"
+      "  custodyd --check-policy docs/examples/boundaries.toml\n"
+      "  custodyd --check-policy boundaries.toml --events sample.ndjson --approvals approvals.json");
   cli.add_flag("--print-default-config", print_default,
                "print a commented default config and exit");
   CLI11_PARSE(cli, argc, argv);
@@ -40,7 +58,13 @@ int main(int argc, char** argv) {
 
   if (print_default) return std::fputs(cd::DefaultConfigText().data(), stdout) < 0 ? 1 : 0;
   if (sodium_init() < 0) return spdlog::critical("libsodium failed to initialise"), 1;
-  if (!check_policy.empty()) return cd::CheckPolicyFile(check_policy).ok() ? 0 : 1;
+  if (!check_policy.empty()) {
+    return cd::CheckPolicyFile(check_policy, sample_events, sample_approvals).ok() ? 0 : 1;
+  }
+  if (!sample_events.empty() || !sample_approvals.empty()) {
+    spdlog::critical("--events and --approvals go with --check-policy FILE");
+    return 2;
+  }
   if (config_path.empty()) {
     spdlog::critical("--config FILE is required (see custodyd --print-default-config)");
     return 2;

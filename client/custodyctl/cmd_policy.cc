@@ -10,8 +10,8 @@
 #include "custody/schema/event.h"
 #include "custody/schema/json_canon.h"
 #include "daemon/policy/approvals.h"
-#include "daemon/policy/engine.h"
 #include "daemon/policy/policy.h"
+#include "daemon/policy/sample.h"
 
 namespace custody::client {
 namespace {
@@ -25,29 +25,6 @@ struct PolicyOptions {
   std::string approvals;
 };
 
-Status LoadApprovals(const std::string& path, policy::ApprovalRegistry* registry) {
-  CUSTODY_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
-  auto v = schema::ParseJson(text);
-  if (!v.ok()) return Status::InvalidArgument(path + ": " + v.status().message());
-  json::array list;
-  if (v->is_array()) {
-    list = v->as_array();
-  } else {
-    list.push_back(*v);
-  }
-  for (size_t i = 0; i < list.size(); ++i) {
-    std::vector<schema::FieldError> errors;
-    auto a = policy::ParseApproval(list[i], &errors);
-    if (!a) {
-      std::string msg = path + "[" + std::to_string(i) + "] is not a valid approval:";
-      for (const auto& e : errors) msg += "\n  " + e.pointer + ": " + e.message;
-      return Status::InvalidArgument(msg);
-    }
-    CUSTODY_RETURN_IF_ERROR(registry->Register(std::move(*a), 0));
-  }
-  return Status::Ok();
-}
-
 Status RunPolicyCheck(Context& ctx, const PolicyOptions& opt) {
   std::vector<policy::Diagnostic> diagnostics;
   auto loaded = policy::Policy::Load(opt.file, &diagnostics);
@@ -58,41 +35,18 @@ Status RunPolicyCheck(Context& ctx, const PolicyOptions& opt) {
   }
 
   // Dry runs: each sample event through the policy alone.
-  json::array evaluations;
-  std::vector<std::string> eval_lines;
+  std::vector<policy::SampleResult> evaluations;
   if (loaded.ok() && !opt.events.empty()) {
     policy::ApprovalRegistry registry;
-    if (!opt.approvals.empty()) CUSTODY_RETURN_IF_ERROR(LoadApprovals(opt.approvals, &registry));
+    if (!opt.approvals.empty()) {
+      CUSTODY_ASSIGN_OR_RETURN(std::string text, ReadInput(opt.approvals));
+      CUSTODY_RETURN_IF_ERROR(policy::LoadSampleApprovals(text, opt.approvals, &registry));
+    }
     for (const std::string& path : opt.events) {
       CUSTODY_ASSIGN_OR_RETURN(std::string text, ReadInput(path));
-      const std::string_view body = text;
-      const bool ndjson = body.find_first_not_of(" \t\r\n") != std::string_view::npos &&
-                          body[body.find_first_not_of(" \t\r\n")] == '{' &&
-                          !schema::ParseJson(body).ok();
-      schema::ParsedBatch batch = schema::ParseEventBatch(body, ndjson, 1000000);
-      if (!batch.ok()) {
-        std::string msg = path + " holds invalid events:";
-        for (const auto& e : batch.errors) msg += "\n  " + e.pointer + ": " + e.message;
-        return Status::InvalidArgument(msg);
-      }
-      for (const schema::Event& e : batch.events) {
-        policy::Decision d = policy::EvaluateSample(**loaded, e, &registry);
-        json::object o;
-        o["event_id"] = e.event_id;
-        auto decision = schema::ParseJson(d.json);
-        o["decision"] = decision.ok() ? *decision : json::value(nullptr);
-        evaluations.push_back(o);
-        std::string line = e.event_id + ": ";
-        if (d.hits.empty()) line += "no hits";
-        for (size_t i = 0; i < d.hits.size(); ++i) {
-          const auto& h = d.hits[i];
-          line += (i ? "; " : "") + h.rule + " (" + std::string(policy::SeverityName(h.severity)) +
-                  "): " + h.reason;
-          if (!h.approval_id.empty())
-            line += " [approval " + h.approval_id + ": " + h.approval_status + "]";
-        }
-        eval_lines.push_back(std::move(line));
-      }
+      CUSTODY_ASSIGN_OR_RETURN(auto results,
+                               policy::EvaluateSampleText(**loaded, text, path, &registry));
+      for (auto& r : results) evaluations.push_back(std::move(r));
     }
   }
 
@@ -110,7 +64,7 @@ Status RunPolicyCheck(Context& ctx, const PolicyOptions& opt) {
       json::array rules;
       for (const auto& r : (*loaded)->rules()) rules.push_back(json::value(r.id));
       o["rules"] = rules;
-      if (!opt.events.empty()) o["evaluations"] = evaluations;
+      if (!opt.events.empty()) o["evaluations"] = policy::SampleResultsJson(evaluations);
     }
     PrintLine(json::serialize(o));
   } else {
@@ -121,7 +75,7 @@ Status RunPolicyCheck(Context& ctx, const PolicyOptions& opt) {
     if (loaded.ok()) {
       std::printf("%s: OK, %zu rule(s), %zu warning(s), sha256 %s\n", opt.file.c_str(),
                   (*loaded)->rules().size(), warnings, (*loaded)->sha256().c_str());
-      for (const auto& l : eval_lines) PrintLine(l);
+      for (const auto& r : evaluations) PrintLine(policy::DescribeSample(r));
     }
   }
   if (!loaded.ok()) {

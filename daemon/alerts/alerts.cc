@@ -133,6 +133,10 @@ class FileSink final : public Sink {
     if (fd_ >= 0) ::close(fd_);
   }
   Status Deliver(const std::string& alert_json, const std::string&) override {
+    if (reopen_.exchange(false) && fd_ >= 0) {
+      ::close(fd_);
+      fd_ = -1;
+    }
     if (fd_ < 0) {
       fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
       if (fd_ < 0) return Status::FromErrno(errno, "open alert file " + path_);
@@ -147,10 +151,12 @@ class FileSink final : public Sink {
     }
     return Status::Ok();
   }
+  void Reopen() override { reopen_.store(true); }
 
  private:
   std::string path_;
-  int fd_ = -1;
+  int fd_ = -1;                      // owned by the delivering thread
+  std::atomic<bool> reopen_{false};  // set by Reopen(), taken by Deliver()
 };
 
 }  // namespace
@@ -220,6 +226,11 @@ void Dispatcher::Stop() {
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();
   }
+}
+
+void Dispatcher::ReopenFiles() {
+  // workers_ is fixed after construction, and Sink::Reopen() is thread-safe.
+  for (auto& w : workers_) w->sink->Reopen();
 }
 
 void Dispatcher::Run(Worker* w) {

@@ -109,6 +109,9 @@ class Sink {
   virtual ~Sink() = default;
   // Delivers one alert (canonical JSON). Unavailable/IOError: retry later.
   virtual Status Deliver(const std::string& alert_json, const std::string& idempotency_key) = 0;
+  // Asks the sink to reopen what it writes to before its next delivery (a
+  // file sink after logrotate moved its file). Callable from any thread.
+  virtual void Reopen() {}
 };
 
 std::unique_ptr<Sink> MakeSink(const SinkConfig& config);
@@ -125,6 +128,9 @@ class Dispatcher {
   void Notify();
   // Stops the threads; undelivered rows stay in the outbox for the next start.
   void Stop();
+  // Sink::Reopen() on every sink (SIGHUP: file sinks reopen their files by
+  // path before their next write). Thread-safe.
+  void ReopenFiles();
 
  private:
   struct Worker;

@@ -25,8 +25,10 @@ constexpr std::string_view kDefaultConfig =
 # free port (see custodyd --port-file).
 listen = "127.0.0.1:7411"
 
-# Optional Unix socket listener, e.g. "/run/custody/custodyd.sock".
+# Optional Unix socket listener, e.g. "/run/custody/custodyd.sock", and who
+# may connect to it (octal permission bits; tokens are still required).
 unix_socket = ""
+unix_socket_mode = "0660"
 
 # Ledger (LMDB), checkpoint signing key and pseudonym key. Created on first start.
 data_dir = "/var/lib/custody"
@@ -461,6 +463,20 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source) {
                "must not be empty; e.g. listen = \"127.0.0.1:7411\"");
   }
   top.String("unix_socket", &config.unix_socket);
+  std::string socket_mode;
+  top.String("unix_socket_mode", &socket_mode);
+  if (!socket_mode.empty()) {
+    const bool octal = socket_mode.size() <= 4 &&
+                       socket_mode.find_first_not_of("01234567") == std::string::npos;
+    const unsigned long mode = octal ? std::stoul(socket_mode, nullptr, 8) : 0;
+    if (!octal || mode > 0777) {
+      errors.Add(root.get("unix_socket_mode")->source(), "unix_socket_mode",
+                 "must be octal permission bits such as \"0660\" (owner and group may "
+                 "connect), got \"" + socket_mode + "\"");
+    } else {
+      config.unix_socket_mode = static_cast<uint32_t>(mode);
+    }
+  }
   top.String("data_dir", &config.data_dir);
   top.String("origin", &config.origin);
   top.String("policy", &config.policy);

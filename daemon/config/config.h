@@ -1,16 +1,20 @@
 // custodyd's configuration: one TOML file (DESIGN.md, "Programs and
 // configuration"), optionally overridden by command-line flags.
 //
-//   listen      = "127.0.0.1:7411"          HOST:PORT ("[::1]:7411" for IPv6; port 0 = any free
-//   port) unix_socket = "/run/custody/api.sock"   optional second listener data_dir    =
-//   "/var/lib/custody"        ledger, signing key and pseudonym key live here origin      =
-//   "example.com/custody"     the log's name (and its key name) policy      =
-//   "/etc/custody/boundaries.toml"   optional log_level   = "info"
-//   trace|debug|info|warn|error|critical|off [http]      io_threads, max_connections, body_limit,
-//   header_limit,
+//   listen           = "127.0.0.1:7411"   HOST:PORT ("[::1]:7411" for IPv6; port 0 = any free)
+//   unix_socket      = "/run/custody/api.sock"   optional second listener
+//   unix_socket_mode = "0660"             who may connect to it (octal)
+//   data_dir         = "/var/lib/custody"  ledger, signing key and pseudonym key live here
+//   origin           = "example.com/custody"   the log's name (and its key name)
+//   policy           = "/etc/custody/boundaries.toml"   optional
+//   log_level        = "info"              trace|debug|info|warn|error|critical|off
+//   [http]      io_threads, max_connections, body_limit, header_limit,
 //               idle_timeout_ms, header_timeout_ms, body_timeout_ms,
 //               max_events_per_request, max_entries_per_request, retry_after_seconds
 //   [ingest]    queue_capacity, batch_size
+//   [alerts]    dedup_window_seconds, dedup_key
+//   [[alert_sink]] name, type (webhook|log|file), url | path, min_severity, timeout_ms,
+//               initial_backoff_ms, max_backoff_ms
 //   [[token]]   name, role (producer|reader|admin), sha256 (hex SHA-256 of the bearer token)
 //
 // Every key is optional except as Validate() says; unknown keys are errors
@@ -99,6 +103,7 @@ struct Config {
   std::string source;  // the file it was read from ("" for built-in defaults)
   ListenAddress listen;
   std::string unix_socket;  // empty: none
+  uint32_t unix_socket_mode = 0660;  // octal string in the file: "0660"
   std::string data_dir;
   std::string origin;
   std::string policy;  // empty: no policy file

@@ -10,4 +10,5 @@ set(CUSTODY_POLICY_SOURCES
   policy/window.cc
   policy/approvals.cc
   policy/engine.cc
+  policy/sample.cc
 )

@@ -10,8 +10,10 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 
 #include "custody/ledger/store.h"
@@ -23,6 +25,7 @@
 #include "daemon/metrics/metrics.h"
 #include "daemon/policy/engine.h"
 #include "daemon/policy/policy.h"
+#include "daemon/policy/sample.h"
 #include "daemon/server/auth.h"
 #include "daemon/server/http_metrics.h"
 #include "daemon/server/no_policy_decider.h"
@@ -150,13 +153,49 @@ Result<std::unique_ptr<policy::Decider>> DefaultDecider(const Config& config,
   return std::unique_ptr<policy::Decider>(new policy::Engine(std::move(loaded).value(), clock));
 }
 
-Status CheckPolicyFile(const std::string& path) {
+namespace {
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("cannot read " + path + ": " + std::strerror(errno));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return Status::IOError("read " + path + " failed");
+  return text;
+}
+
+}  // namespace
+
+Status CheckPolicyFile(const std::string& path, const std::vector<std::string>& event_files,
+                       const std::string& approvals_file) {
   std::vector<policy::Diagnostic> diagnostics;
   auto loaded = policy::Policy::Load(path, &diagnostics);
   for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.ToString().c_str());
-  if (!loaded.ok()) return loaded.status();
+  if (!loaded.ok()) {
+    // The diagnostics above say what; a file that cannot be read has none.
+    if (diagnostics.empty()) std::fprintf(stderr, "%s\n", loaded.status().message().c_str());
+    return loaded.status();
+  }
   std::fprintf(stderr, "%s: ok, %zu rule(s), sha256 %s\n", path.c_str(), (*loaded)->rules().size(),
                (*loaded)->sha256().c_str());
+
+  policy::ApprovalRegistry approvals;
+  auto fail = [](const Status& st) {
+    std::fprintf(stderr, "%s\n", st.message().c_str());
+    return st;
+  };
+  if (!approvals_file.empty()) {
+    auto text = ReadWholeFile(approvals_file);
+    if (!text.ok()) return fail(text.status());
+    Status st = policy::LoadSampleApprovals(*text, approvals_file, &approvals);
+    if (!st.ok()) return fail(st);
+  }
+  for (const std::string& file : event_files) {
+    auto text = ReadWholeFile(file);
+    if (!text.ok()) return fail(text.status());
+    auto results = policy::EvaluateSampleText(**loaded, *text, file, &approvals);
+    if (!results.ok()) return fail(results.status());
+    for (const auto& r : *results) std::printf("%s\n", policy::DescribeSample(r).c_str());
+  }
   return Status::Ok();
 }
 
@@ -282,6 +321,7 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   ServerOptions so;
   so.listen = config.listen;
   so.unix_socket = config.unix_socket;
+  so.unix_socket_mode = config.unix_socket_mode;
   so.io_threads = config.http.io_threads;
   so.max_connections = config.http.max_connections;
   auto server = Server::Start(so, &s);
@@ -318,6 +358,9 @@ const ledger::VerifierKey& App::verifier_key() const { return impl_->ledger->ver
 Services& App::services() { return impl_->services; }
 
 Status App::Reload() {
+  // The operational log is stderr (journald's); alert files are ours to
+  // reopen, so that logrotate can move them.
+  if (impl_->alert_dispatcher) impl_->alert_dispatcher->ReopenFiles();
   if (impl_->options.config_path.empty()) {
     spdlog::info("reload: no config file to re-read");
     return Status::Ok();

@@ -12,7 +12,8 @@
 //           (idle connections close); Ingestor::Drain() commits and signs
 //           everything queued and answers its requests; then the I/O
 //           threads stop. Idempotent; the destructor calls it.
-// Reload(): re-reads the config file and swaps in its tokens, and reloads
+// Reload(): reopens the alert file sinks' files (after logrotate), re-reads
+//           the config file and swaps in its tokens, and reloads
 //           the policy file when the decider is the policy engine (SIGHUP).
 //           The policy change is recorded in the ledger before Reload()
 //           returns. A config or policy that does not parse is logged and
@@ -56,9 +57,14 @@ struct AppOptions {
 // InvalidArgument listing them when it has errors).
 Result<std::unique_ptr<policy::Decider>> DefaultDecider(const Config& config, schema::Clock* clock);
 
-// custodyd --check-policy FILE: parses and compiles a policy file, printing
-// every diagnostic to stderr. Ok when it has no errors.
-Status CheckPolicyFile(const std::string& path);
+// custodyd --check-policy FILE [--events F...] [--approvals F]: parses and
+// compiles a policy file, printing every diagnostic (FILE:LINE:COL) to
+// stderr, then evaluates each sample event in `event_files` against it alone
+// (approvals from `approvals_file` when not empty) and prints one line per
+// event to stdout. Records nothing anywhere. Ok when the policy has no
+// errors and every input could be read and parsed.
+Status CheckPolicyFile(const std::string& path, const std::vector<std::string>& event_files = {},
+                       const std::string& approvals_file = "");
 
 class App {
  public:
@@ -75,8 +81,8 @@ class App {
   void Shutdown();
 
   // Serves until SIGTERM or SIGINT (then Shutdown()s and returns 0);
-  // SIGHUP calls Reload() (logs go to stderr, so there is nothing to
-  // reopen). Tells systemd READY=1, RELOADING=1, STOPPING=1 and, every half
+  // SIGHUP calls Reload() (the operational log is stderr, which journald
+  // owns; alert files are reopened). Tells systemd READY=1, RELOADING=1, STOPPING=1 and, every half
   // WATCHDOG_USEC, WATCHDOG=1 -- unless events have been waiting while the
   // log did not grow for a whole period (a stuck appender), so systemd
   // restarts a daemon that no longer commits. All of it is a no-op without

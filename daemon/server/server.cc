@@ -188,6 +188,11 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Serv
     CUSTODY_RETURN_IF_ERROR(
         impl->unix_listener->Bind(local::endpoint(options.unix_socket), options.unix_socket));
     impl->unix_path = options.unix_socket;
+    // bind() created the file under the process umask (0077 in the unit);
+    // the mode, not the umask, decides who may connect.
+    if (::chmod(options.unix_socket.c_str(), options.unix_socket_mode) != 0) {
+      return Status::FromErrno(errno, "chmod unix_socket " + options.unix_socket);
+    }
   }
 
   impl->tcp_listener->Run();

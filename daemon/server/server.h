@@ -29,6 +29,9 @@ namespace custody::daemon {
 struct ServerOptions {
   ListenAddress listen;
   std::string unix_socket;  // empty: none
+  // Permission bits of the socket file (who may connect): producers in the
+  // daemon's group, by default. Tokens are still required on it.
+  uint32_t unix_socket_mode = 0660;
   unsigned io_threads = 2;
   size_t max_connections = 1024;
 };

@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 
 #include "testing/status_matchers.h"
+
+#include <filesystem>
 #include "testing/temp_dir.h"
 #include "testing/webhook_receiver.h"
 
@@ -184,6 +186,32 @@ TEST_F(AlertsTest, FileSinkAppendsNdjson) {
   dispatcher.Stop();
   const std::string text = testing::ReadFileOrDie(dir_.File("alerts.ndjson"));
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+}
+
+TEST_F(AlertsTest, FileSinkReopensItsFileAfterRotation) {
+  AlertsConfig config;
+  SinkConfig file = Sink("file", SinkType::kFile);
+  file.path = dir_.File("alerts.ndjson");
+  config.sinks = {file};
+  Router router(config, &tables_);
+  Dispatcher dispatcher(ledger_.get(), &tables_, config, &registry_);
+  dispatcher.Start();
+  auto deliver = [&](int n, const std::string& actor) {
+    RecordAlerts(router, n, actor, schema::SystemClock::Default()->Now());
+    dispatcher.Notify();
+    for (int i = 0; i < 200 && !Outbox().empty(); ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_TRUE(Outbox().empty());
+  };
+  deliver(2, "a");
+  // logrotate: move the file away, then SIGHUP (ReopenFiles).
+  std::filesystem::rename(dir_.File("alerts.ndjson"), dir_.File("alerts.ndjson.1"));
+  dispatcher.ReopenFiles();
+  deliver(3, "b");
+  dispatcher.Stop();
+  const std::string old_text = testing::ReadFileOrDie(dir_.File("alerts.ndjson.1"));
+  const std::string new_text = testing::ReadFileOrDie(dir_.File("alerts.ndjson"));
+  EXPECT_EQ(std::count(old_text.begin(), old_text.end(), '\n'), 2);
+  EXPECT_EQ(std::count(new_text.begin(), new_text.end(), '\n'), 3);
 }
 
 TEST(AlertsConfig, ValidationNamesTheSink) {

@@ -136,6 +136,22 @@ TEST(Config, WrongTypeNamesKeyAndPosition) {
   EXPECT_THAT(m, HasSubstr("c.toml:3:14: http.body_limit: expected an integer, got a string"));
 }
 
+TEST(Config, UnixSocketModeIsOctalPermissionBits) {
+  auto c = ParseConfig("unix_socket = \"/run/custody/api.sock\"\n", "c.toml");
+  ASSERT_OK(c);
+  EXPECT_EQ(c->unix_socket_mode, 0660u);  // owner and group (producers) may connect
+  c = ParseConfig("unix_socket_mode = \"0600\"\n", "c.toml");
+  ASSERT_OK(c);
+  EXPECT_EQ(c->unix_socket_mode, 0600u);
+  for (const char* bad : {"rw-rw----", "0968", "10777", "660x"}) {
+    c = ParseConfig(std::string("\nunix_socket_mode = \"") + bad + "\"\n", "c.toml");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_THAT(c.status().message(),
+                HasSubstr("c.toml:2:20: unix_socket_mode: must be octal permission bits"))
+        << bad;
+  }
+}
+
 TEST(Config, OutOfRangeIntegerSaysTheRange) {
   auto c = ParseConfig("[http]\n\nio_threads = 0\n", "c.toml");
   ASSERT_FALSE(c.ok());

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -559,6 +560,12 @@ TEST_F(DaemonTest, UnixSocketServesTheApi) {
   o.unix_socket = "custodyd.sock";
   DaemonHarness d(o);
   StartOrDie(d);
+  // The unit's UMask=0077 must not make the socket owner-only: producers
+  // in the daemon's group connect (unix_socket_mode, default 0660).
+  struct stat st;
+  ASSERT_EQ(::stat(d.unix_socket_path().c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
   HttpClient c = HttpClient::Unix(d.unix_socket_path());
   HttpResult r = c.Post("/v1/events", Event("unix-1"), "application/json", kProducerToken);
   ASSERT_EQ(r.status, 200) << r.error << r.body;

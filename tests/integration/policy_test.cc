@@ -5,7 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <boost/json/serialize.hpp>
+#include <cstdio>
+#include <tuple>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -538,6 +542,59 @@ TEST_F(PolicyApiTest, WithoutAPolicyApprovalsAreStillRecordedAndListed) {
   EXPECT_THAT(Rules(EntryAt(c, Send(c, Pub04Like("np-2"))), "lifted"),
               ElementsAre("us-personal-data-leaves-us"));
   EXPECT_EQ(d.Stop(), 0) << d.Log();
+}
+
+// custodyd --check-policy FILE [--events F --approvals F]: the offline check
+// an operator runs before a reload, through the real binary.
+std::pair<int, std::string> RunCustodyd(const std::string& args) {
+  FILE* p = ::popen((DaemonHarness::CustodydPath() + " " + args + " 2>&1").c_str(), "r");
+  if (p == nullptr) return {-1, ""};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST(CheckPolicyTest, CompilesTheExamplePolicyAndDryRunsSampleEvents) {
+  const std::string policy = (SourceDir() / "docs/examples/boundaries.toml").string();
+  auto [code, out] = RunCustodyd("--check-policy " + policy + " --events " +
+                                 (ScenariosDir() / "events.ndjson").string() + " --approvals " +
+                                 (ScenariosDir() / "approvals.json").string());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_THAT(out, HasSubstr(policy + ": ok, 4 rule(s), sha256 "));
+  EXPECT_THAT(out, HasSubstr("pub-01: no hits"));
+  EXPECT_THAT(out, HasSubstr("pub-02: gov-id-in-chat (critical): "));
+  EXPECT_THAT(out, HasSubstr("us-personal-data-leaves-us (high): "));
+  EXPECT_THAT(out, HasSubstr("pub-04: no hits"));  // APR-100 lifts it
+  // Nothing was started, nothing recorded: the dry run has no data dir.
+}
+
+TEST(CheckPolicyTest, ErrorsNameFileLineAndColumnAndExit1) {
+  ScopedTempDir dir;
+  const std::string policy = dir.File("bad.toml");
+  WriteFileOrDie(policy,
+                 "[[rule]]\nid = \"r\"\nversion = 1\nseverity = \"urgent\"\n"
+                 "[rule.match]\nactivity = [\"share\"]\n");
+  auto [code, out] = RunCustodyd("--check-policy " + policy);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_THAT(out, HasSubstr(policy + ":4:"));
+  EXPECT_THAT(out, HasSubstr("urgent"));
+
+  // Sample events that are not events: every problem with its pointer.
+  const std::string events = dir.File("events.ndjson");
+  WriteFileOrDie(events, R"({"event_id":"x","activity":"teleport"})" "\n");
+  std::tie(code, out) = RunCustodyd("--check-policy " +
+                                    (SourceDir() / "docs/examples/boundaries.toml").string() +
+                                    " --events " + events);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_THAT(out, HasSubstr(events + " holds invalid events:"));
+  EXPECT_THAT(out, HasSubstr("/activity"));
+
+  std::tie(code, out) = RunCustodyd("--events " + events);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_THAT(out, HasSubstr("--events and --approvals go with --check-policy"));
 }
 
 }  // namespace
