@@ -161,8 +161,9 @@ Result<LogInfo> Api::Log() {
   return info;
 }
 
-Result<std::string> Api::Checkpoint(std::optional<uint64_t> size) {
-  return GetText(size ? "/v1/checkpoint?size=" + std::to_string(*size) : "/v1/checkpoint");
+Result<std::string> Api::Checkpoint(std::optional<uint64_t> max_size) {
+  return GetText(max_size ? "/v1/checkpoint?max_size=" + std::to_string(*max_size)
+                          : "/v1/checkpoint");
 }
 
 Result<std::string> Api::Entries(uint64_t start, uint64_t end) {

@@ -72,9 +72,9 @@ class Api {
 
   // GET /v1/log.
   Result<LogInfo> Log();
-  // GET /v1/checkpoint (the latest signed note), or ?size=N when given
-  // (servers that serve older checkpoints; others answer 400).
-  Result<std::string> Checkpoint(std::optional<uint64_t> size = std::nullopt);
+  // GET /v1/checkpoint (the latest signed note), or ?max_size=N when given:
+  // the newest checkpoint signed at or below size N (NotFound if none).
+  Result<std::string> Checkpoint(std::optional<uint64_t> max_size = std::nullopt);
   // GET /v1/entries?start&end: the NDJSON body, byte-exact.
   Result<std::string> Entries(uint64_t start, uint64_t end);
   // GET /v1/proof/inclusion and /v1/proof/consistency: the hashes, after

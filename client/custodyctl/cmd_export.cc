@@ -108,6 +108,12 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
   CUSTODY_ASSIGN_OR_RETURN(VerifiedCheckpoint signed_cp, FetchVerifiedCheckpoint(ctx, opt.to));
   const uint64_t size = signed_cp.cp.size;
   if (size == 0) return Status::NotFound("the log is empty; there is nothing to export");
+  if (opt.to && size < *opt.to && !opt.quiet) {
+    std::fprintf(stderr,
+                 "export: no checkpoint was signed at size %llu; the bundle ends at %llu, the "
+                 "newest signed below it\n",
+                 static_cast<unsigned long long>(*opt.to), static_cast<unsigned long long>(size));
+  }
 
   // A trusted checkpoint from earlier: verified now, compared during the walk.
   std::optional<ledger::Checkpoint> trusted;
@@ -249,8 +255,8 @@ void AddExportCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
       "Download the log into an export bundle for auditors, verifying it as it is written");
   cmd->add_option("--out", opt->out, "the bundle directory (new or empty)")->required();
   cmd->add_option("--to", opt->to,
-                  "export entries [0, N) (default: the latest checkpoint's size; needs a server "
-                  "that serves GET /v1/checkpoint?size=N)");
+                  "export entries [0, N), or up to the newest checkpoint signed below N "
+                  "(default: the latest checkpoint's size)");
   cmd->add_option("--page-size", opt->page, "entries per request")->capture_default_str();
   cmd->add_option("--trusted", opt->trusted,
                   "an earlier checkpoint the log must extend (default: the saved one); it is "

@@ -15,7 +15,7 @@ Result<VerifiedCheckpoint> FetchVerifiedCheckpoint(Context& ctx, std::optional<u
   if (!note.ok() && size && note.status().IsInvalidArgument()) {
     return Status::FailedPrecondition(
         "this custodyd serves only its latest checkpoint, so a bundle can only end at the "
-        "latest size (drop --to, or upgrade custodyd to serve GET /v1/checkpoint?size=N): " +
+        "latest size (drop --to, or upgrade custodyd to serve GET /v1/checkpoint?max_size=N): " +
         note.status().message());
   }
   if (!note.ok()) return note.status();
@@ -26,8 +26,8 @@ Result<VerifiedCheckpoint> FetchVerifiedCheckpoint(Context& ctx, std::optional<u
                               ": " + cp.status().message());
   }
   out.cp = std::move(cp).value();
-  if (size && out.cp.size != *size) {
-    return Status::Corruption("asked for the checkpoint of size " + std::to_string(*size) +
+  if (size && out.cp.size > *size) {
+    return Status::Corruption("asked for a checkpoint at or below size " + std::to_string(*size) +
                               ", got size " + std::to_string(out.cp.size));
   }
   return out;

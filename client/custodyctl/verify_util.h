@@ -18,10 +18,11 @@ struct VerifiedCheckpoint {
   bool pinned = false;  // the key came from the user, not the server
 };
 
-// GET /v1/checkpoint (or ?size=N) and verify it with Context::VerifierKey:
-// Corruption when the signature or the origin does not verify.
-Result<VerifiedCheckpoint> FetchVerifiedCheckpoint(Context& ctx,
-                                                   std::optional<uint64_t> size = std::nullopt);
+// GET /v1/checkpoint (or, with `max_size`, the newest checkpoint signed at
+// or below it) and verify it with Context::VerifierKey: Corruption when the
+// signature or the origin does not verify.
+Result<VerifiedCheckpoint> FetchVerifiedCheckpoint(
+    Context& ctx, std::optional<uint64_t> max_size = std::nullopt);
 
 struct TrustCheck {
   bool checked = false;      // a trusted checkpoint existed and was checked

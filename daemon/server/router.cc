@@ -228,13 +228,42 @@ Response HandleLog(Services& s) {
   return OkResponse(std::move(body), kJson);
 }
 
-Response HandleCheckpoint(Services& s) {
-  std::string note = s.ledger->LatestCheckpoint();
-  if (note.empty()) {
-    return ProblemResponse(http::status::not_found, "not-found",
-                           "the log is empty and has no checkpoint yet");
+// A failed ledger read: logged, answered without internals.
+Response ReadFailure(const schema::Status& status, std::string_view what);
+
+// GET /v1/checkpoint: the latest; ?size=N the one signed at exactly N;
+// ?max_size=N the newest signed at or below N (what an export up to N uses).
+Response HandleCheckpoint(const Request& req, Services& s) {
+  std::vector<ProblemItem> errors;
+  auto params = QueryParams::Parse(req.target(), {"size", "max_size"}, &errors);
+  if (!params) return InvalidRequest(s, std::move(errors));
+  std::optional<uint64_t> size, max_size;
+  params->Uint("size", &size, &errors);
+  params->Uint("max_size", &max_size, &errors);
+  if (size && max_size) errors.push_back({"", "max_size", "give size or max_size, not both"});
+  if (!errors.empty()) return InvalidRequest(s, std::move(errors));
+  if (!size && !max_size) {
+    std::string note = s.ledger->LatestCheckpoint();
+    if (note.empty()) {
+      return ProblemResponse(http::status::not_found, "not-found",
+                             "the log is empty and has no checkpoint yet");
+    }
+    return OkResponse(std::move(note), "text/plain; charset=utf-8");
   }
-  return OkResponse(std::move(note), "text/plain; charset=utf-8");
+  auto view = s.ledger->Read();
+  if (!view.ok()) return ReadFailure(view.status(), "GET /v1/checkpoint");
+  uint64_t found = 0;
+  auto note = size ? view->CheckpointAt(*size) : view->CheckpointAtOrBelow(*max_size, &found);
+  if (note.status().IsNotFound()) {
+    return ProblemResponse(
+        http::status::not_found, "not-found",
+        size ? "no checkpoint was signed at size " + std::to_string(*size) +
+                   " (checkpoints are signed at the end of each commit; ?max_size=" +
+                   std::to_string(*size) + " gives the newest at or below it)"
+             : "no checkpoint was signed at or below size " + std::to_string(*max_size));
+  }
+  if (!note.ok()) return ReadFailure(note.status(), "GET /v1/checkpoint");
+  return OkResponse(std::string(*note), "text/plain; charset=utf-8");
 }
 
 // A failed ledger read: logged, answered without internals.
@@ -408,16 +437,18 @@ void Handle(Request&& req, Services& services, Completion done) {
     case Route::kPolicyReload:
       done.respond(internal::HandleReloadPolicy(req, services));
       return;
-    case Route::kLog:
-    case Route::kCheckpoint: {
+    case Route::kLog: {
       std::vector<ProblemItem> errors;
       if (!QueryParams::Parse(req.target(), {}, &errors)) {
         done.respond(InvalidRequest(services, std::move(errors)));
       } else {
-        done.respond(route == Route::kLog ? HandleLog(services) : HandleCheckpoint(services));
+        done.respond(HandleLog(services));
       }
       return;
     }
+    case Route::kCheckpoint:
+      done.respond(HandleCheckpoint(req, services));
+      return;
     case Route::kEntries:
       done.respond(HandleEntries(req, services));
       return;

@@ -417,6 +417,30 @@ Result<std::string_view> ReadView::CheckpointAt(uint64_t size) {
   return FromVal(v);
 }
 
+Result<std::string_view> ReadView::CheckpointAtOrBelow(uint64_t size, uint64_t* found) {
+  MDB_cursor* c = nullptr;
+  CUSTODY_RETURN_IF_ERROR(
+      FromMdb(mdb_cursor_open(impl_->txn.get(), impl_->ledger->checkpoints, &c), "cursor"));
+  const size_t key = size;
+  MDB_val k = IntKey(&key), v;
+  // The first key >= size; if it is not size itself, the one before it.
+  int rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND) {
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+  } else if (rc == MDB_SUCCESS && *static_cast<const size_t*>(k.mv_data) != size) {
+    rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+  }
+  mdb_cursor_close(c);
+  if (rc == MDB_NOTFOUND) {
+    return Status::NotFound("no checkpoint was signed at or below size " + std::to_string(size));
+  }
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "checkpoint"));
+  size_t at;
+  std::memcpy(&at, k.mv_data, sizeof at);
+  *found = at;
+  return FromVal(v);
+}
+
 Result<std::string_view> ReadView::LatestCheckpoint() {
   MDB_cursor* c = nullptr;
   CUSTODY_RETURN_IF_ERROR(

@@ -540,17 +540,35 @@ TEST_F(ClientTest, ExportedBundlePassesCustodyVerify) {
   EXPECT_EQ(all.substr(0, entries.body.size()), entries.body);
 }
 
-TEST_F(ClientTest, ExportRefusesAnExistingDirectoryAndUnservedSizes) {
+TEST_F(ClientTest, ExportRefusesAnExistingDirectory) {
   auto r = Ctl({"export", "--out", bundle_});
   EXPECT_EQ(r.exit_code, 2) << r.Describe();
   EXPECT_THAT(r.err, HasSubstr("not an empty directory"));
-  auto to = Ctl({"export", "--out", work_->File("to-bundle"), "--to", "3"});
-  if (to.exit_code == 0) {  // a custodyd that serves older checkpoints
-    EXPECT_EQ(Verify({work_->File("to-bundle")}).exit_code, 0);
+}
+
+TEST_F(ClientTest, ExportToEndsAtTheNewestCheckpointAtOrBelowIt) {
+  // --to beyond the latest signed size ends at the latest; --to at an
+  // earlier signed size (if the log has one) ends there.
+  std::vector<std::pair<uint64_t, uint64_t>> cases = {{bundle_size_ + 5, bundle_size_}};
+  auto earlier = daemon_->Client().Get("/v1/checkpoint?max_size=" +
+                                       std::to_string(bundle_size_ - 1));
+  if (earlier.status == 200) {
+    const uint64_t size = std::stoull(Lines(earlier.body).at(1));
+    cases.push_back({size, size});
   } else {
-    EXPECT_EQ(to.exit_code, 3) << to.Describe();
-    EXPECT_THAT(to.err, HasSubstr("only its latest checkpoint"));
+    EXPECT_EQ(earlier.status, 404) << earlier.body;
   }
+  for (const auto& [asked, want] : cases) {
+    const std::string dir = work_->File("to-" + std::to_string(asked));
+    auto to = Ctl({"export", "--out", dir, "--to", std::to_string(asked)});
+    ASSERT_EQ(to.exit_code, 0) << to.Describe();
+    EXPECT_EQ(Lines(ReadFileOrDie(dir + "/entries.ndjson")).size(), want) << "--to " << asked;
+    auto v = Verify({dir});
+    EXPECT_EQ(v.exit_code, 0) << v.Describe();
+    EXPECT_THAT(v.out, HasSubstr("OK: " + std::to_string(want) + " entries"));
+  }
+  auto none = Ctl({"export", "--out", work_->File("to-0"), "--to", "0"});
+  EXPECT_EQ(none.exit_code, 2) << none.Describe();
 }
 
 TEST_F(ClientTest, TamperFlippedByteInAnEntryNamesItsSeq) {

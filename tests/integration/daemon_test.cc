@@ -213,6 +213,42 @@ TEST_F(DaemonTest, InclusionAndConsistencyProofsVerify) {
   }
 }
 
+TEST_F(DaemonTest, OlderCheckpointsAreServedBySizeAndAtOrBelowASize) {
+  DaemonHarness d;
+  StartOrDie(d);
+  HttpClient c = d.Client();
+  std::vector<std::string> notes;  // one commit per request: one checkpoint each
+  for (int i = 0; i < 3; ++i) {
+    const std::string id = "cp-" + std::to_string(i);
+    HttpResult r = c.Post("/v1/events", "[" + Event(id + "a") + "," + Event(id + "b") + "]",
+                          "application/json", kProducerToken);
+    ASSERT_EQ(r.status, 200);
+    notes.push_back(std::string(Json(r).at("checkpoint").as_string()));
+  }
+  ledger::VerifierKey key = KeyOf(c);
+  std::vector<uint64_t> sizes;
+  for (const auto& n : notes) {
+    ASSERT_OK_AND_ASSIGN(auto cp, ledger::OpenCheckpoint(n, key));
+    sizes.push_back(cp.size);
+  }
+  ASSERT_LT(sizes[0], sizes[1]);
+  for (size_t i = 0; i < notes.size(); ++i) {
+    HttpResult r = c.Get("/v1/checkpoint?size=" + std::to_string(sizes[i]));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, notes[i]);
+    r = c.Get("/v1/checkpoint?max_size=" + std::to_string(sizes[i]));
+    EXPECT_EQ(r.body, notes[i]);
+  }
+  // Between two signed sizes: the lower one; past the end: the latest.
+  ASSERT_EQ(sizes[1], sizes[0] + 2);
+  EXPECT_EQ(c.Get("/v1/checkpoint?max_size=" + std::to_string(sizes[0] + 1)).body, notes[0]);
+  Problem(c.Get("/v1/checkpoint?size=" + std::to_string(sizes[0] + 1)), 404, "not-found");
+  EXPECT_EQ(c.Get("/v1/checkpoint?max_size=1000000").body, notes.back());
+  Problem(c.Get("/v1/checkpoint?max_size=0"), 404, "not-found");
+  Problem(c.Get("/v1/checkpoint?size=1&max_size=2"), 400, "invalid-request");
+  Problem(c.Get("/v1/checkpoint?sise=1"), 400, "invalid-request");
+}
+
 TEST_F(DaemonTest, RetriesAreDuplicatesAcrossRequestsFormatsAndRestarts) {
   DaemonHarness d;
   StartOrDie(d);

@@ -112,6 +112,9 @@ class ReadView {
   Result<std::string_view> Entry(uint64_t seq);
   // The stored signed checkpoint for exactly `size`, NotFound if none.
   Result<std::string_view> CheckpointAt(uint64_t size);
+  // The stored checkpoint with the largest size <= `size` (NotFound if none),
+  // and that size in *found. O(log n).
+  Result<std::string_view> CheckpointAtOrBelow(uint64_t size, uint64_t* found);
   // The latest stored checkpoint in this snapshot (NotFound on an empty log).
   Result<std::string_view> LatestCheckpoint();
 
