@@ -571,6 +571,74 @@ TEST_F(ClientTest, ExportToEndsAtTheNewestCheckpointAtOrBelowIt) {
   EXPECT_EQ(none.exit_code, 2) << none.Describe();
 }
 
+// custody-verify as an auditor runs it: a key file, a copy of the data dir,
+// a JSON report, and exit 2 (not 1) for what is not a verdict on the log.
+TEST_F(ClientTest, CustodyVerifyKeyFileDataDirCopyAndJsonReport) {
+  const std::string key_file = work_->File("log.pub");
+  WriteFileOrDie(key_file, key_ + "\n");
+  auto r = RunProgram({kVerify, "--key-file", key_file, bundle_}, Env());
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("OK: " + std::to_string(bundle_size_) + " entries"));
+
+  // A consistent copy of the live ledger (mdb_copy, from lmdb-utils), verified
+  // read-only: not a byte of it changes and no lock file appears.
+  const std::string copy = work_->File("ledger-copy");
+  fs::create_directories(copy);
+  auto copied = RunProgram({"/usr/bin/mdb_copy", daemon_->data_dir() + "/ledger", copy}, Env());
+  ASSERT_EQ(copied.exit_code, 0) << copied.Describe();
+  const std::string before = ReadFileOrDie(copy + "/data.mdb");
+  const auto mtime = fs::last_write_time(copy + "/data.mdb");
+  r = RunProgram({kVerify, "--key-file", key_file, "-o", "json", "--data-dir", copy}, Env());
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  auto report = ParseObject(r.out);
+  EXPECT_TRUE(report["valid"].as_bool()) << r.out;
+  EXPECT_GE(report["entries"].to_number<uint64_t>(), bundle_size_);
+  EXPECT_FALSE(std::string(report["first_time"].as_string()).empty());
+  EXPECT_FALSE(std::string(report["last_time"].as_string()).empty());
+  EXPECT_EQ(ReadFileOrDie(copy + "/data.mdb"), before);
+  EXPECT_EQ(fs::last_write_time(copy + "/data.mdb"), mtime);
+  EXPECT_FALSE(fs::exists(copy + "/lock.mdb"));
+
+  // A failure in JSON: valid false, the seq and the reason.
+  const std::string dir = CopyBundle("json-fail");
+  auto lines = Lines(ReadFileOrDie(dir + "/entries.ndjson"));
+  std::swap(lines[3], lines[4]);
+  WriteLines(dir + "/entries.ndjson", lines);
+  r = RunProgram({kVerify, "--key-file", key_file, "-o", "json", dir}, Env());
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  report = ParseObject(r.out);
+  EXPECT_FALSE(report["valid"].as_bool());
+  EXPECT_EQ(report["failure"].as_object().at("seq").to_number<uint64_t>(), 3u) << r.out;
+  EXPECT_FALSE(std::string(report["failure"].as_object().at("reason").as_string()).empty());
+}
+
+TEST_F(ClientTest, CustodyVerifyUsageAndIoErrorsExit2) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{kVerify, bundle_}, "exactly one of --key or --key-file"},
+      {{kVerify, "--key", key_}, "exactly one of BUNDLE_DIR or --data-dir"},
+      {{kVerify, "--key", key_, "--data-dir", bundle_, bundle_}, "exactly one of BUNDLE_DIR"},
+      {{kVerify, "--key-file", work_->File("no-such.pub"), bundle_}, "cannot read key file"},
+      {{kVerify, "--key", "not-a-key", bundle_}, "bad verifier key"},
+      {{kVerify, "--key", key_, work_->File("no-such-bundle")}, "not a directory"},
+      {{kVerify, "--key", key_, "--trusted-checkpoint", work_->File("nope.txt"), bundle_},
+       "cannot read trusted checkpoint"},
+      {{kVerify, "--key", key_, "--output", "yaml", bundle_}, "yaml"},
+  };
+  for (const Case& c : cases) {
+    auto r = RunProgram(c.args, Env());
+    EXPECT_EQ(r.exit_code, 2) << r.Describe();
+    EXPECT_THAT(r.err, HasSubstr(c.says)) << r.Describe();
+  }
+  auto help = RunProgram({kVerify, "--help"}, Env());
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_THAT(help.out, HasSubstr("Examples:"));
+  EXPECT_THAT(help.out, HasSubstr("Exit status: 0 valid, 1 invalid"));
+}
+
 TEST_F(ClientTest, TamperFlippedByteInAnEntryNamesItsSeq) {
   // Inside a string (still valid JSON), on a structural byte, and in the
   // last entry (caught by the checkpoint's root instead of the next prev).
