@@ -11,7 +11,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev libtomlplusplus-dev libsystemd-dev systemd
-  coreutils procps
+  coreutils procps bsdutils python3
 )
 
 missing=()

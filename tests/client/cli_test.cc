@@ -639,6 +639,25 @@ TEST_F(ClientTest, CustodyVerifyUsageAndIoErrorsExit2) {
   EXPECT_THAT(help.out, HasSubstr("Exit status: 0 valid, 1 invalid"));
 }
 
+// Colour only on a terminal (a pty from util-linux's script(1)), never in a
+// pipe, never with NO_COLOR or --no-color.
+TEST_F(ClientTest, ColourOnlyOnATerminal) {
+  auto on_tty = [&](const std::string& extra_env, const std::string& flags) {
+    const std::string cmd = extra_env + " '" + kCtl + "' prove 3 --key '" + key_ + "'" + flags;
+    return RunProgram({"/usr/bin/script", "-qec", cmd, "/dev/null"}, Env({"TERM=xterm"}));
+  };
+  auto tty = on_tty("", "");
+  ASSERT_EQ(tty.exit_code, 0) << tty.Describe();
+  EXPECT_THAT(tty.out, HasSubstr("VERIFIED"));
+  EXPECT_THAT(tty.out, HasSubstr("\x1b[")) << "a terminal gets colour";
+  for (const auto& r : {on_tty("NO_COLOR=1", ""), on_tty("", " --no-color"),
+                        on_tty("TERM=dumb", ""), Ctl({"prove", "3", "--key", key_})}) {
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    EXPECT_THAT(r.out, HasSubstr("VERIFIED"));
+    EXPECT_THAT(r.out + r.err, Not(HasSubstr("\x1b"))) << r.Describe();
+  }
+}
+
 TEST_F(ClientTest, TamperFlippedByteInAnEntryNamesItsSeq) {
   // Inside a string (still valid JSON), on a structural byte, and in the
   // last entry (caught by the checkpoint's root instead of the next prev).
