@@ -233,16 +233,14 @@ Status RunAlerts(Context& ctx, const AlertsOptions& opt) {
       break;
     }
     case Format::kTable:
-      if (alerts.empty()) {
-        std::fputs("no alerts\n", stderr);
-        break;
-      }
+      if (alerts.empty()) break;
       PrintAlertTable(ctx, alerts, true);
       if (cursor)
         std::fprintf(stderr, "more alerts: add --cursor %s (or --all)\n", cursor->c_str());
       break;
   }
-  return Status::Ok();
+  // Like query (and grep): nothing found is exit status 1 in every format.
+  return alerts.empty() ? Status::NotFound("no alerts match") : Status::Ok();
 }
 
 }  // namespace

@@ -211,13 +211,20 @@ Result<AlertPage> QueryAlerts(ledger::Ledger& ledger, const Tables& tables,
   }
   AlertPage page;
   size_t examined = 0;
+  auto key_hex = [&c] {
+    return schema::HexEncode(
+        std::span(reinterpret_cast<const uint8_t*>(c.key().data()), c.key().size()));
+  };
+  // Once the page is full, the scan goes on only to learn whether another
+  // match follows: a next_cursor means there is more (or the scan budget ran
+  // out first), never an empty page.
+  std::optional<std::string> full_at;
   while (found) {
     if (c.key().size() != 12) return Status::Corruption("alerts table has a malformed key");
     const uint64_t seq = ReadBe64(c.key());
     if (query.after_seq && seq < *query.after_seq) break;
     if (++examined > kMaxExamined) {
-      page.next_cursor = schema::HexEncode(
-          std::span(reinterpret_cast<const uint8_t*>(c.key().data()), c.key().size()));
+      page.next_cursor = full_at ? *full_at : key_hex();
       break;
     }
     boost::system::error_code ec;
@@ -231,13 +238,13 @@ Result<AlertPage> QueryAlerts(ledger::Ledger& ledger, const Tables& tables,
       auto t = schema::ParseRfc3339(Str(a, "time"));
       keep = t.ok() && *t >= *query.since;
     }
+    if (keep && full_at) {
+      page.next_cursor = *full_at;
+      break;
+    }
     if (keep) {
       page.alerts.emplace_back(c.value());
-      if (page.alerts.size() == query.limit) {
-        page.next_cursor = schema::HexEncode(
-            std::span(reinterpret_cast<const uint8_t*>(c.key().data()), c.key().size()));
-        break;
-      }
+      if (page.alerts.size() == query.limit) full_at = key_hex();
     }
     CUSTODY_ASSIGN_OR_RETURN(found, c.Prev());
   }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -353,6 +354,32 @@ TEST_F(ClientTest, AlertsListsAndFollowsRuleHits) {
   EXPECT_EQ(table.exit_code, 0) << table.Describe();
   EXPECT_THAT(table.out, AllOf(HasSubstr("critical"), HasSubstr("gov-id-in-chat")));
   EXPECT_THAT(table.out, Not(HasSubstr(" high ")));
+  // Nothing matching is exit 1, as for query.
+  auto none = Ctl({"alerts", "--rule", "no-such-rule", "--token", kReaderToken});
+  EXPECT_EQ(none.exit_code, 1) << none.Describe();
+  EXPECT_THAT(none.err, HasSubstr("no alerts match"));
+  // Paging: one at a time with the printed cursor gives the same alerts as --all.
+  auto all = Ctl({"alerts", "--all", "-o", "ndjson", "--token", kReaderToken});
+  ASSERT_EQ(all.exit_code, 0) << all.Describe();
+  const auto every = Lines(all.out);
+  ASSERT_GE(every.size(), 3u);
+  std::vector<std::string> paged;
+  std::string cursor;
+  for (size_t i = 0; i < every.size() + 1; ++i) {
+    std::vector<std::string> args = {"alerts", "--limit", "1", "-o", "json", "--token",
+                                     kReaderToken};
+    if (!cursor.empty()) args.insert(args.end(), {"--cursor", cursor});
+    auto page = Ctl(args);
+    ASSERT_EQ(page.exit_code, 0) << page.Describe();
+    json::object o = ParseObject(page.out);
+    for (const auto& a : o["alerts"].as_array()) paged.push_back(json::serialize(a));
+    if (o["next_cursor"].is_null()) break;
+    cursor = std::string(o["next_cursor"].as_string());
+  }
+  ASSERT_EQ(paged.size(), every.size());
+  for (size_t i = 0; i < every.size(); ++i) {
+    EXPECT_EQ(ParseObject(paged[i]), ParseObject(every[i])) << i;
+  }
 
   for (bool poll : {false, true}) {
     std::vector<std::string> argv = {kCtl,     "alerts",         "-f",      "-o",        "ndjson",

@@ -295,6 +295,12 @@ TEST_F(IngestorTest, AlertsAreCommittedWithTheirEventAndQueryable) {
   ASSERT_OK_AND_ASSIGN(AlertPage p2, QueryAlerts(*ledger_, tables_, q));
   ASSERT_EQ(p2.alerts.size(), 1u);
   EXPECT_EQ(boost::json::parse(p2.alerts[0]).at("event_id").as_string(), "s1");
+  EXPECT_FALSE(p2.next_cursor.has_value()) << "the last page says it is the last";
+  q.cursor.reset();
+  q.limit = 2;  // exactly all of them: no cursor to an empty page
+  ASSERT_OK_AND_ASSIGN(AlertPage exact, QueryAlerts(*ledger_, tables_, q));
+  EXPECT_EQ(exact.alerts.size(), 2u);
+  EXPECT_FALSE(exact.next_cursor.has_value());
 
   AlertQuery critical;
   critical.min_severity = policy::Severity::kCritical;
