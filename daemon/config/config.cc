@@ -93,9 +93,6 @@ class Errors {
     out << message;
     lines_.push_back(out.str());
   }
-  void AddNoPosition(std::string_view key, std::string_view message) {
-    Add(toml::source_region{}, key, message);
-  }
 
   bool empty() const { return lines_.empty(); }
   Status ToStatus() const {
@@ -436,6 +433,32 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   return out;
 }
 
+namespace {
+
+// Positions of the keys Validate() checks, so its errors name file:line:col.
+void RecordPositions(const toml::table& root, Config* config) {
+  auto put = [config](const std::string& key, const toml::node* n) {
+    if (n != nullptr && n->source().begin.line != 0) {
+      config->positions[key] = {n->source().begin.line, n->source().begin.column};
+    }
+  };
+  put("data_dir", root.get("data_dir"));
+  put("origin", root.get("origin"));
+  if (const toml::table* ingest = root.get_as<toml::table>("ingest")) {
+    put("ingest.batch_size", ingest->get("batch_size"));
+  }
+  if (const toml::array* tokens = root.get_as<toml::array>("token")) {
+    for (size_t i = 0; i < tokens->size(); ++i) {
+      const toml::table* t = tokens->get(i)->as_table();
+      if (t == nullptr) continue;
+      put("token[" + std::to_string(i) + "].name", t->get("name"));
+      put("token[" + std::to_string(i) + "].sha256", t->get("sha256"));
+    }
+  }
+}
+
+}  // namespace
+
 Result<Config> ParseConfig(std::string_view text, std::string_view source) {
   Errors errors(source);
   toml::table root;
@@ -540,6 +563,7 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source) {
   top.RejectUnknown();
 
   if (!errors.empty()) return errors.ToStatus();
+  RecordPositions(root, &config);
   return config;
 }
 
@@ -575,33 +599,41 @@ Status ApplyOverrides(const ConfigOverrides& overrides, Config* config) {
 
 Status Validate(const Config& config) {
   Errors errors(config.source.empty() ? "config" : config.source);
+  auto add = [&](const std::string& key, const std::string& message) {
+    toml::source_region where;
+    if (auto it = config.positions.find(key); it != config.positions.end()) {
+      where.begin.line = it->second.first;
+      where.begin.column = it->second.second;
+    }
+    errors.Add(where, key, message);
+  };
   if (config.data_dir.empty()) {
-    errors.AddNoPosition("data_dir", "missing; set data_dir in the config or pass --data-dir DIR");
+    add("data_dir", "missing; set data_dir in the config or pass --data-dir DIR");
   }
   if (config.origin.empty()) {
-    errors.AddNoPosition("origin",
+    add("origin",
                          "missing; set origin to the log's name, e.g. \"example.com/custody\"");
   } else if (!ledger::IsValidKeyName(config.origin)) {
-    errors.AddNoPosition("origin", "\"" + config.origin +
+    add("origin", "\"" + config.origin +
                                        "\" is not a valid key name (no '+', spaces or control "
                                        "characters)");
   }
   for (size_t i = 0; i < config.tokens.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       if (config.tokens[i].name == config.tokens[j].name) {
-        errors.AddNoPosition("token[" + std::to_string(i) + "].name",
+        add("token[" + std::to_string(i) + "].name",
                              "\"" + config.tokens[i].name + "\" is also the name of token[" +
                                  std::to_string(j) + "]; names must be unique");
       }
       if (config.tokens[i].sha256 == config.tokens[j].sha256) {
-        errors.AddNoPosition(
+        add(
             "token[" + std::to_string(i) + "].sha256",
             "same hash as token[" + std::to_string(j) + "]; give each token its own secret");
       }
     }
   }
   if (config.ingest.batch_size > config.ingest.queue_capacity) {
-    errors.AddNoPosition("ingest.batch_size", "must not exceed ingest.queue_capacity (" +
+    add("ingest.batch_size", "must not exceed ingest.queue_capacity (" +
                                                   std::to_string(config.ingest.queue_capacity) +
                                                   ")");
   }

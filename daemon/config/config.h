@@ -31,6 +31,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -112,6 +113,10 @@ struct Config {
   IngestConfig ingest;
   alerts::AlertsConfig alerts;
   std::vector<TokenConfig> tokens;
+  // Where the keys that Validate() checks across fields were written
+  // ("origin", "ingest.batch_size", "token[1].name", ...): line, column.
+  // Filled by ParseConfig; absent for defaults and overrides.
+  std::map<std::string, std::pair<uint32_t, uint32_t>> positions;
 };
 
 // Parses config text. `source` names it in error messages (a path).

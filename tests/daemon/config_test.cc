@@ -222,9 +222,12 @@ sha256 = ")" + kHash + "\"\n",
   ASSERT_OK(c);
   Status st = Validate(*c);
   ASSERT_FALSE(st.ok());
-  EXPECT_THAT(st.message(), HasSubstr("origin: \"bad origin+x\" is not a valid key name"));
-  EXPECT_THAT(st.message(), HasSubstr("token[1].name: \"a\" is also the name of token[0]"));
-  EXPECT_THAT(st.message(), HasSubstr("token[1].sha256: same hash as token[0]"));
+  // Cross-field errors name the file, line and column too.
+  EXPECT_THAT(st.message(),
+              HasSubstr("v.toml:2:10: origin: \"bad origin+x\" is not a valid key name"));
+  EXPECT_THAT(st.message(),
+              HasSubstr("v.toml:8:8: token[1].name: \"a\" is also the name of token[0]"));
+  EXPECT_THAT(st.message(), HasSubstr("v.toml:10:10: token[1].sha256: same hash as token[0]"));
 }
 
 TEST(Config, ValidateRejectsBatchLargerThanQueue) {
@@ -234,7 +237,7 @@ TEST(Config, ValidateRejectsBatchLargerThanQueue) {
   ASSERT_OK(c);
   Status st = Validate(*c);
   EXPECT_THAT(st.message(),
-              HasSubstr("ingest.batch_size: must not exceed ingest.queue_capacity (4)"));
+              HasSubstr("q.toml:5:14: ingest.batch_size: must not exceed ingest.queue_capacity (4)"));
 }
 
 TEST(Config, OverridesReplaceListenAndDataDir) {
