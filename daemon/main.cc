@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
       "  custodyd --config /etc/custody/custodyd.toml\n"
       "  custodyd --print-default-config > custodyd.toml\n"
       "  custodyd --check-policy docs/examples/boundaries.toml\n"
-      "  custodyd --check-policy boundaries.toml --events sample.ndjson --approvals approvals.json");
+      "  custodyd --check-policy boundaries.toml --events sample.ndjson --approvals "
+      "approvals.json");
   cli.add_flag("--print-default-config", print_default,
                "print a commented default config and exit");
   CLI11_PARSE(cli, argc, argv);

@@ -21,8 +21,8 @@ struct VerifiedCheckpoint {
 // GET /v1/checkpoint (or, with `max_size`, the newest checkpoint signed at
 // or below it) and verify it with Context::VerifierKey: Corruption when the
 // signature or the origin does not verify.
-Result<VerifiedCheckpoint> FetchVerifiedCheckpoint(
-    Context& ctx, std::optional<uint64_t> max_size = std::nullopt);
+Result<VerifiedCheckpoint> FetchVerifiedCheckpoint(Context& ctx,
+                                                   std::optional<uint64_t> max_size = std::nullopt);
 
 struct TrustCheck {
   bool checked = false;      // a trusted checkpoint existed and was checked

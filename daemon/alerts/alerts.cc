@@ -1,15 +1,14 @@
 #include "daemon/alerts/alerts.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <optional>
 #include <random>
 #include <set>
-
-#include <boost/json.hpp>
-#include <spdlog/spdlog.h>
 
 #include "custody/schema/json_canon.h"
 
@@ -27,8 +26,8 @@ Status ValidateAlertsConfig(const AlertsConfig& config) {
       return Status::InvalidArgument("alert sink \"" + s.name + "\" is defined twice");
     }
     if (s.type == SinkType::kWebhook && s.url.rfind("http://", 0) != 0) {
-      return Status::InvalidArgument("alert sink \"" + s.name + "\": url must start with http:// (got \"" +
-                                     s.url + "\")");
+      return Status::InvalidArgument("alert sink \"" + s.name +
+                                     "\": url must start with http:// (got \"" + s.url + "\")");
     }
     if (s.type == SinkType::kFile && s.path.empty()) {
       return Status::InvalidArgument("alert sink \"" + s.name + "\": a file sink needs a path");
@@ -81,7 +80,8 @@ Status Router::Record(ledger::WriteTxn& txn, uint64_t seq, uint32_t index,
     if (it != windows_.end() && now_us < it->second.window_end_us) {
       notify = false;
       // Count the suppressed alert on the first one's record.
-      CUSTODY_ASSIGN_OR_RETURN(auto first_text, txn.Get(tables_->alerts, it->second.first_alert_key));
+      CUSTODY_ASSIGN_OR_RETURN(auto first_text,
+                               txn.Get(tables_->alerts, it->second.first_alert_key));
       if (first_text) {
         boost::system::error_code ec;
         boost::json::value first = boost::json::parse(*first_text, ec);
@@ -95,10 +95,9 @@ Status Router::Record(ledger::WriteTxn& txn, uint64_t seq, uint32_t index,
         }
       }
     } else {
-      undo_.emplace_back(dedup_key, it == windows_.end() ? std::nullopt
-                                                         : std::optional<Window>(it->second));
-      windows_[dedup_key] =
-          Window{key, now_us + int64_t{config_.dedup.window_seconds} * 1000000};
+      undo_.emplace_back(dedup_key,
+                         it == windows_.end() ? std::nullopt : std::optional<Window>(it->second));
+      windows_[dedup_key] = Window{key, now_us + int64_t{config_.dedup.window_seconds} * 1000000};
     }
   }
   alert["notified"] = notify;
@@ -163,9 +162,12 @@ class FileSink final : public Sink {
 
 std::unique_ptr<Sink> MakeSink(const SinkConfig& config) {
   switch (config.type) {
-    case SinkType::kWebhook: return MakeWebhookSink(config);
-    case SinkType::kLog: return std::make_unique<LogSink>();
-    case SinkType::kFile: return std::make_unique<FileSink>(config.path);
+    case SinkType::kWebhook:
+      return MakeWebhookSink(config);
+    case SinkType::kLog:
+      return std::make_unique<LogSink>();
+    case SinkType::kFile:
+      return std::make_unique<FileSink>(config.path);
   }
   return nullptr;
 }
@@ -189,8 +191,8 @@ Dispatcher::Dispatcher(ledger::Ledger* ledger, const Tables* tables, AlertsConfi
     w->config = sc;
     w->sink = MakeSink(sc);
     const metrics::Labels labels{{"sink", sc.name}};
-    w->delivered = registry->GetCounter("custody_alerts_delivered_total",
-                                        "Alerts delivered, by sink", labels);
+    w->delivered =
+        registry->GetCounter("custody_alerts_delivered_total", "Alerts delivered, by sink", labels);
     w->failures = registry->GetCounter("custody_alert_delivery_failures_total",
                                        "Failed alert delivery attempts, by sink", labels);
     w->depth = registry->GetGauge("custody_alert_outbox_depth",
@@ -248,7 +250,8 @@ void Dispatcher::Run(Worker* w) {
         const auto wait = std::chrono::milliseconds(rng() % backoff_ms + 1);
         cv_.wait_for(lock, wait, [&] { return stop_; });
       } else if (seen_generation == generation_) {
-        cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || seen_generation != generation_; });
+        cv_.wait_for(lock, std::chrono::seconds(1),
+                     [&] { return stop_ || seen_generation != generation_; });
       }
       if (stop_) return;
       seen_generation = generation_;
@@ -267,7 +270,8 @@ void Dispatcher::Run(Worker* w) {
         if (page.size() < 256) {
           const std::string_view alert_key = cursor->key().substr(prefix.size());
           auto alert = view->Get(tables_->alerts, alert_key);
-          if (alert.ok() && *alert) page.emplace_back(std::string(cursor->key()), std::string(**alert));
+          if (alert.ok() && *alert)
+            page.emplace_back(std::string(cursor->key()), std::string(**alert));
         }
         found = cursor->Next();
       }
@@ -306,7 +310,9 @@ void Dispatcher::Run(Worker* w) {
         }
         return Status::Ok();
       });
-      if (!r.ok()) spdlog::error("alert sink {}: clearing the outbox: {}", w->config.name, r.status().ToString());
+      if (!r.ok())
+        spdlog::error("alert sink {}: clearing the outbox: {}", w->config.name,
+                      r.status().ToString());
       w->depth->Set(static_cast<int64_t>(depth - done.size()));
       // More may be waiting beyond this page: go round again at once.
       if (depth > done.size() && backoff_ms == 0) seen_generation = ~uint64_t{0};

@@ -22,6 +22,7 @@
 #define CUSTODY_DAEMON_ALERTS_ALERTS_H_
 
 #include <atomic>
+#include <boost/json/object.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -32,8 +33,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "custody/ledger/store.h"
 #include "custody/schema/clock.h"
@@ -46,19 +45,19 @@ namespace custody::daemon::alerts {
 enum class SinkType { kWebhook, kLog, kFile };
 
 struct SinkConfig {
-  std::string name;          // unique; names the outbox and the metrics
+  std::string name;  // unique; names the outbox and the metrics
   SinkType type = SinkType::kLog;
-  std::string url;           // webhook: http://host:port/path (loopback or LAN; no TLS)
-  std::string path;          // file: NDJSON file appended to
+  std::string url;   // webhook: http://host:port/path (loopback or LAN; no TLS)
+  std::string path;  // file: NDJSON file appended to
   policy::Severity min_severity = policy::Severity::kInfo;
-  uint32_t timeout_ms = 2000;          // webhook: connect + write + read
-  uint32_t initial_backoff_ms = 100;   // first retry delay; doubles, with jitter
+  uint32_t timeout_ms = 2000;         // webhook: connect + write + read
+  uint32_t initial_backoff_ms = 100;  // first retry delay; doubles, with jitter
   uint32_t max_backoff_ms = 30000;
 };
 
 struct DedupConfig {
-  uint32_t window_seconds = 0;                 // 0: every alert notifies
-  std::vector<std::string> key = {"actor"};    // alert fields that, with the rule, form the key
+  uint32_t window_seconds = 0;               // 0: every alert notifies
+  std::vector<std::string> key = {"actor"};  // alert fields that, with the rule, form the key
 };
 
 struct AlertsConfig {

@@ -341,8 +341,9 @@ void ParseAlertSinks(const toml::node* node, Config* config, Errors* errors) {
     if (type == "webhook") {
       sink.type = alerts::SinkType::kWebhook;
       if (sink.url.rfind("http://", 0) != 0) {
-        errors->Add(where("url"), prefix + "url",
-                    "a webhook needs url = \"http://host:port/path\" (plain HTTP on a trusted network)");
+        errors->Add(
+            where("url"), prefix + "url",
+            "a webhook needs url = \"http://host:port/path\" (plain HTTP on a trusted network)");
         ok = false;
       }
     } else if (type == "log") {
@@ -350,7 +351,8 @@ void ParseAlertSinks(const toml::node* node, Config* config, Errors* errors) {
     } else if (type == "file") {
       sink.type = alerts::SinkType::kFile;
       if (sink.path.empty()) {
-        errors->Add(where("path"), prefix + "path", "a file sink needs path = \"/path/alerts.ndjson\"");
+        errors->Add(where("path"), prefix + "path",
+                    "a file sink needs path = \"/path/alerts.ndjson\"");
         ok = false;
       }
     } else {
@@ -363,7 +365,8 @@ void ParseAlertSinks(const toml::node* node, Config* config, Errors* errors) {
                   "must be info, low, medium, high or critical, got \"" + severity + "\"");
       ok = false;
     }
-    if (sink.max_backoff_ms < sink.initial_backoff_ms) sink.max_backoff_ms = sink.initial_backoff_ms;
+    if (sink.max_backoff_ms < sink.initial_backoff_ms)
+      sink.max_backoff_ms = sink.initial_backoff_ms;
     if (ok) config->alerts.sinks.push_back(std::move(sink));
   }
 }
@@ -489,13 +492,14 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source) {
   std::string socket_mode;
   top.String("unix_socket_mode", &socket_mode);
   if (!socket_mode.empty()) {
-    const bool octal = socket_mode.size() <= 4 &&
-                       socket_mode.find_first_not_of("01234567") == std::string::npos;
+    const bool octal =
+        socket_mode.size() <= 4 && socket_mode.find_first_not_of("01234567") == std::string::npos;
     const unsigned long mode = octal ? std::stoul(socket_mode, nullptr, 8) : 0;
     if (!octal || mode > 0777) {
       errors.Add(root.get("unix_socket_mode")->source(), "unix_socket_mode",
                  "must be octal permission bits such as \"0660\" (owner and group may "
-                 "connect), got \"" + socket_mode + "\"");
+                 "connect), got \"" +
+                     socket_mode + "\"");
     } else {
       config.unix_socket_mode = static_cast<uint32_t>(mode);
     }
@@ -611,31 +615,28 @@ Status Validate(const Config& config) {
     add("data_dir", "missing; set data_dir in the config or pass --data-dir DIR");
   }
   if (config.origin.empty()) {
-    add("origin",
-                         "missing; set origin to the log's name, e.g. \"example.com/custody\"");
+    add("origin", "missing; set origin to the log's name, e.g. \"example.com/custody\"");
   } else if (!ledger::IsValidKeyName(config.origin)) {
     add("origin", "\"" + config.origin +
-                                       "\" is not a valid key name (no '+', spaces or control "
-                                       "characters)");
+                      "\" is not a valid key name (no '+', spaces or control "
+                      "characters)");
   }
   for (size_t i = 0; i < config.tokens.size(); ++i) {
     for (size_t j = 0; j < i; ++j) {
       if (config.tokens[i].name == config.tokens[j].name) {
         add("token[" + std::to_string(i) + "].name",
-                             "\"" + config.tokens[i].name + "\" is also the name of token[" +
-                                 std::to_string(j) + "]; names must be unique");
+            "\"" + config.tokens[i].name + "\" is also the name of token[" + std::to_string(j) +
+                "]; names must be unique");
       }
       if (config.tokens[i].sha256 == config.tokens[j].sha256) {
-        add(
-            "token[" + std::to_string(i) + "].sha256",
+        add("token[" + std::to_string(i) + "].sha256",
             "same hash as token[" + std::to_string(j) + "]; give each token its own secret");
       }
     }
   }
   if (config.ingest.batch_size > config.ingest.queue_capacity) {
     add("ingest.batch_size", "must not exceed ingest.queue_capacity (" +
-                                                  std::to_string(config.ingest.queue_capacity) +
-                                                  ")");
+                                 std::to_string(config.ingest.queue_capacity) + ")");
   }
   if (!errors.empty()) return errors.ToStatus();
   return Status::Ok();

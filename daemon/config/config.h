@@ -38,7 +38,6 @@
 #include <vector>
 
 #include "custody/schema/result.h"
-
 #include "daemon/alerts/alerts.h"
 
 namespace custody::daemon {
@@ -103,7 +102,7 @@ struct IngestConfig {
 struct Config {
   std::string source;  // the file it was read from ("" for built-in defaults)
   ListenAddress listen;
-  std::string unix_socket;  // empty: none
+  std::string unix_socket;           // empty: none
   uint32_t unix_socket_mode = 0660;  // octal string in the file: "0660"
   std::string data_dir;
   std::string origin;

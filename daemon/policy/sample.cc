@@ -39,8 +39,8 @@ schema::Result<std::vector<SampleResult>> EvaluateSampleText(const Policy& polic
                                                              const ApprovalRegistry* approvals) {
   // NDJSON unless the whole text is one JSON document (an object or array).
   const size_t first = text.find_first_not_of(" \t\r\n");
-  const bool ndjson = first != std::string_view::npos && text[first] == '{' &&
-                      !schema::ParseJson(text).ok();
+  const bool ndjson =
+      first != std::string_view::npos && text[first] == '{' && !schema::ParseJson(text).ok();
   schema::ParsedBatch batch = schema::ParseEventBatch(text, ndjson, 1000000);
   if (!batch.ok()) {
     std::string msg = source + " holds invalid events:";
@@ -60,8 +60,8 @@ std::string DescribeSample(const SampleResult& r) {
   if (r.decision.hits.empty()) line += "no hits";
   for (size_t i = 0; i < r.decision.hits.size(); ++i) {
     const Hit& h = r.decision.hits[i];
-    line += (i ? "; " : "") + h.rule + " (" + std::string(SeverityName(h.severity)) +
-            "): " + h.reason;
+    line +=
+        (i ? "; " : "") + h.rule + " (" + std::string(SeverityName(h.severity)) + "): " + h.reason;
     if (!h.approval_id.empty()) {
       line += " [approval " + h.approval_id + ": " + h.approval_status + "]";
     }

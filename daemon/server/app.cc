@@ -16,8 +16,8 @@
 #include <iterator>
 #include <mutex>
 
-#include "custody/ledger/store.h"
 #include "custody/ledger/entry.h"
+#include "custody/ledger/store.h"
 #include "daemon/alerts/alerts.h"
 #include "daemon/ingest/ingestor.h"
 #include "daemon/ingest/pseudonymizer.h"
@@ -275,8 +275,8 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   }
   CUSTODY_RETURN_IF_ERROR(alerts::ValidateAlertsConfig(alerts_config));
   impl->alert_router = std::make_unique<alerts::Router>(alerts_config, &impl->tables);
-  impl->alert_dispatcher = std::make_unique<alerts::Dispatcher>(
-      impl->ledger.get(), &impl->tables, alerts_config, &impl->registry);
+  impl->alert_dispatcher = std::make_unique<alerts::Dispatcher>(impl->ledger.get(), &impl->tables,
+                                                                alerts_config, &impl->registry);
 
   impl->ingestor =
       std::make_unique<Ingestor>(impl->ledger.get(), &impl->tables, impl->decider.get(),
@@ -427,7 +427,7 @@ void App::Shutdown() {
   impl_->server->StopAccepting();
   impl_->server->ShutdownSessions();
   const size_t queued = impl_->ingestor->queue_depth();
-  impl_->ingestor->Drain();  // commits and answers everything queued
+  impl_->ingestor->Drain();         // commits and answers everything queued
   impl_->alert_dispatcher->Stop();  // undelivered alerts stay in the outbox
   impl_->server->Stop(kShutdownGrace);
   spdlog::info("custodyd: stopped; {} queued event(s) committed at shutdown; ledger size {}",
@@ -489,9 +489,9 @@ int App::RunUntilSignal() {
     if (impl_->ingestor->accepting() && now - last_progress < 2 * tick) {
       sd_notify(0, "WATCHDOG=1");
     } else {
-      spdlog::error("watchdog: the appender has made no progress for {} ms; not pinging",
-                    std::chrono::duration_cast<std::chrono::milliseconds>(now - last_progress)
-                        .count());
+      spdlog::error(
+          "watchdog: the appender has made no progress for {} ms; not pinging",
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - last_progress).count());
     }
   }
   sd_notify(0, "STOPPING=1");

@@ -2,14 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+#include <filesystem>
 #include <set>
 #include <thread>
 
-#include <boost/json.hpp>
-
 #include "testing/status_matchers.h"
-
-#include <filesystem>
 #include "testing/temp_dir.h"
 #include "testing/webhook_receiver.h"
 
@@ -98,8 +96,8 @@ TEST_F(AlertsTest, DedupSuppressesNotificationsButKeepsEveryRecord) {
   config.dedup.window_seconds = 60;
   Router router(config, &tables_);
   const auto t0 = schema::SystemClock::Default()->Now();
-  RecordAlerts(router, 3, "alice", t0);                         // seq 0 notifies, 1 and 2 suppressed
-  RecordAlerts(router, 1, "bob", t0);                           // other key: notifies
+  RecordAlerts(router, 3, "alice", t0);  // seq 0 notifies, 1 and 2 suppressed
+  RecordAlerts(router, 1, "bob", t0);    // other key: notifies
   RecordAlerts(router, 1, "alice", t0 + std::chrono::seconds(61));  // window over: notifies
   EXPECT_EQ(Outbox().size(), 3u);
   EXPECT_EQ(Alert(0).at("suppressed").as_int64(), 2);
@@ -168,8 +166,7 @@ TEST_F(AlertsTest, WebhookDownThenSlowThenUpDeliversEveryAlertAcrossRestart) {
   }
   EXPECT_EQ(keys.size(), 8u);  // every alert at least once; repeats share a key
   EXPECT_TRUE(keys.contains("alerts.example/log/0-0"));
-  EXPECT_GT(registry_.Render().find("custody_alert_delivery_failures_total{sink=\"hook\"}"),
-            0u);
+  EXPECT_GT(registry_.Render().find("custody_alert_delivery_failures_total{sink=\"hook\"}"), 0u);
 }
 
 TEST_F(AlertsTest, FileSinkAppendsNdjson) {

@@ -236,8 +236,9 @@ TEST(Config, ValidateRejectsBatchLargerThanQueue) {
       "q.toml");
   ASSERT_OK(c);
   Status st = Validate(*c);
-  EXPECT_THAT(st.message(),
-              HasSubstr("q.toml:5:14: ingest.batch_size: must not exceed ingest.queue_capacity (4)"));
+  EXPECT_THAT(
+      st.message(),
+      HasSubstr("q.toml:5:14: ingest.batch_size: must not exceed ingest.queue_capacity (4)"));
 }
 
 TEST(Config, OverridesReplaceListenAndDataDir) {

@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <future>
-
 #include <boost/json.hpp>
+#include <future>
 
 #include "custody/ledger/checkpoint.h"
 #include "custody/ledger/entry.h"
@@ -50,13 +49,14 @@ class CountingDecider final : public policy::Decider {
 };
 
 std::string EventJson(const std::string& id, const std::string& activity = "read",
-                      const std::string& actor = "emp-1", const std::string& time =
-                          "2026-05-04T09:00:00Z") {
+                      const std::string& actor = "emp-1",
+                      const std::string& time = "2026-05-04T09:00:00Z") {
   return R"({"event_id":")" + id + R"(","time":")" + time + R"(","activity":")" + activity +
          R"(","actor":{"type":"human","id":")" + actor +
          R"(","country":"SG"},"target":{"system":"lark","type":"chat_channel","country":"SG"},)"
          R"("data":{"categories":["gov_id.drivers_license","identity.name"],"record_count":1},)"
-         R"("subjects":{"count":1,"jurisdictions":{"US":1},"ids":["user:)" + id + R"("]}})";
+         R"("subjects":{"count":1,"jurisdictions":{"US":1},"ids":["user:)" +
+         id + R"("]}})";
 }
 
 class IngestorTest : public ::testing::Test {
@@ -72,7 +72,8 @@ class IngestorTest : public ::testing::Test {
     o.max_map_size = max_map;
     ledger_ = std::move(ledger::Ledger::Open(o)).value();
     tables_ = *Tables::Open(*ledger_);
-    if (!pseudo_) pseudo_ = std::move(Pseudonymizer::LoadOrCreate(dir_.File("pseudonym.key"))).value();
+    if (!pseudo_)
+      pseudo_ = std::move(Pseudonymizer::LoadOrCreate(dir_.File("pseudonym.key"))).value();
     IngestOptions io;
     io.queue_capacity_events = capacity;
     ingestor_ = std::make_unique<Ingestor>(ledger_.get(), &tables_, &decider_,
@@ -84,7 +85,8 @@ class IngestorTest : public ::testing::Test {
     std::string body;
     for (const auto& j : jsons) body += j + "\n";
     schema::ParsedBatch parsed = schema::ParseEventBatch(body, true, 1000);
-    EXPECT_TRUE(parsed.errors.empty()) << parsed.errors[0].pointer << " " << parsed.errors[0].message;
+    EXPECT_TRUE(parsed.errors.empty())
+        << parsed.errors[0].pointer << " " << parsed.errors[0].message;
     auto prepared = PrepareEvents(std::move(parsed.events), *pseudo_);
     EXPECT_TRUE(prepared.ok());
     return std::move(prepared).value();
@@ -202,8 +204,8 @@ TEST_F(IngestorTest, QueriesBySubjectActorCategoryCountryAndTimeWithPaging) {
   auto ids = [](const EventPage& page) {
     std::vector<std::string> out;
     for (const auto& e : page.entries) {
-      out.push_back(std::string(
-          ledger::DecodeEntry(e)->body.as_object().at("event_id").as_string()));
+      out.push_back(
+          std::string(ledger::DecodeEntry(e)->body.as_object().at("event_id").as_string()));
     }
     return out;
   };
@@ -277,8 +279,8 @@ TEST_F(IngestorTest, SubjectQueryFindsEventsAcrossIndexEpochs) {
 }
 
 TEST_F(IngestorTest, AlertsAreCommittedWithTheirEventAndQueryable) {
-  ASSERT_OK(SubmitAndWait({EventJson("s1", "share"), EventJson("r1", "read"),
-                           EventJson("s2", "share")}));
+  ASSERT_OK(
+      SubmitAndWait({EventJson("s1", "share"), EventJson("r1", "read"), EventJson("s2", "share")}));
   AlertQuery q;
   ASSERT_OK_AND_ASSIGN(AlertPage page, QueryAlerts(*ledger_, tables_, q));
   ASSERT_EQ(page.alerts.size(), 2u);

@@ -4,15 +4,14 @@
 // dry runs and reloads.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
 #include <boost/json/serialize.hpp>
 #include <cstdio>
-#include <tuple>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -584,10 +583,11 @@ TEST(CheckPolicyTest, ErrorsNameFileLineAndColumnAndExit1) {
 
   // Sample events that are not events: every problem with its pointer.
   const std::string events = dir.File("events.ndjson");
-  WriteFileOrDie(events, R"({"event_id":"x","activity":"teleport"})" "\n");
-  std::tie(code, out) = RunCustodyd("--check-policy " +
-                                    (SourceDir() / "docs/examples/boundaries.toml").string() +
-                                    " --events " + events);
+  WriteFileOrDie(events, R"({"event_id":"x","activity":"teleport"})"
+                         "\n");
+  std::tie(code, out) =
+      RunCustodyd("--check-policy " + (SourceDir() / "docs/examples/boundaries.toml").string() +
+                  " --events " + events);
   EXPECT_EQ(code, 1) << out;
   EXPECT_THAT(out, HasSubstr(events + " holds invalid events:"));
   EXPECT_THAT(out, HasSubstr("/activity"));
