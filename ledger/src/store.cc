@@ -15,17 +15,39 @@
 namespace custody::ledger {
 namespace {
 
-constexpr char kFormat[] = "custody-ledger-1";
 constexpr char kKeyFile[] = "signing.key";
 constexpr char kProducerSelf[] = "custodyd";
 
 MDB_val IntKey(const size_t* k) { return MDB_val{sizeof(size_t), const_cast<size_t*>(k)}; }
 
-// Reads complete-subtree hashes from the nodes table inside `txn`.
+// Data-directory formats (the `format` row of meta). Both keep one record
+// per entry in `entries`; they differ in which tree nodes `nodes` holds:
+//   custody-ledger-1  every complete node, leaves included (two records per
+//                     entry, each 50 bytes of page space for 32 bytes of hash)
+//   custody-ledger-2  only nodes at level >= kFirstStoredLevel; the levels
+//                     below are recomputed from the entries when read (a
+//                     level-1 node from two entries), which cuts the node
+//                     records per entry from 2 to 1/2.
+// New ledgers are created in format 2; format 1 ledgers are still opened
+// and appended to in their own format, so older binaries keep reading them.
+constexpr char kFormat1[] = "custody-ledger-1";
+constexpr char kFormat2[] = "custody-ledger-2";
+constexpr uint32_t kFirstStoredLevel = 2;
+
+// Reads complete-subtree hashes inside `txn`: from the nodes table at levels
+// >= first_stored_level, below that recomputed from the entries table.
 class LmdbNodeReader final : public NodeReader {
  public:
-  LmdbNodeReader(MDB_txn* txn, MDB_dbi nodes) : txn_(txn), nodes_(nodes) {}
+  LmdbNodeReader(MDB_txn* txn, MDB_dbi entries, MDB_dbi nodes, uint32_t first_stored_level)
+      : txn_(txn), entries_(entries), nodes_(nodes), first_stored_level_(first_stored_level) {}
+
   Result<Hash> GetNode(uint32_t level, uint64_t index) override {
+    if (level < first_stored_level_) return Recompute(level, index);
+    return Stored(level, index);
+  }
+
+  // The node as stored in the nodes table.
+  Result<Hash> Stored(uint32_t level, uint64_t index) {
     const size_t key = NodeKey(level, index);
     MDB_val k = IntKey(&key), v;
     int rc = mdb_get(txn_, nodes_, &k, &v);
@@ -41,9 +63,25 @@ class LmdbNodeReader final : public NodeReader {
     return h;
   }
 
+  // The node hashed from its 2^level entries (NotFound past the last entry).
+  Result<Hash> Recompute(uint32_t level, uint64_t index) {
+    if (level == 0) {
+      const size_t key = index;
+      MDB_val k = IntKey(&key), v;
+      int rc = mdb_get(txn_, entries_, &k, &v);
+      if (rc != MDB_SUCCESS) return FromMdb(rc, "entry " + std::to_string(index));
+      return LeafHash(FromVal(v));
+    }
+    CUSTODY_ASSIGN_OR_RETURN(const Hash left, Recompute(level - 1, 2 * index));
+    CUSTODY_ASSIGN_OR_RETURN(const Hash right, Recompute(level - 1, 2 * index + 1));
+    return NodeHash(left, right);
+  }
+
  private:
   MDB_txn* txn_;
+  MDB_dbi entries_;
   MDB_dbi nodes_;
+  uint32_t first_stored_level_;
 };
 
 // The number of entries visible in `txn` (last key + 1).
@@ -76,6 +114,7 @@ struct Ledger::Impl {
   LedgerOptions options;
   MDB_env* env = nullptr;
   MDB_dbi entries = 0, nodes = 0, checkpoints = 0, meta = 0;
+  uint32_t first_stored_level = 0;  // set from the format by InitMeta
   std::optional<SigningKey> key;
   VerifierKey verifier;
   std::string origin;
@@ -184,14 +223,19 @@ Status Ledger::Impl::InitMeta() {
       return Status::InvalidArgument(key_path + " is named \"" + key->name() +
                                      "\" but the origin is \"" + options.origin + "\"");
     }
-    CUSTODY_RETURN_IF_ERROR(put("format", kFormat));
+    CUSTODY_RETURN_IF_ERROR(put("format", kFormat2));
+    first_stored_level = kFirstStoredLevel;
     CUSTODY_RETURN_IF_ERROR(put("origin", options.origin));
     CUSTODY_RETURN_IF_ERROR(put("verifier_key", key->verifier().ToString()));
     origin = options.origin;
     verifier = key->verifier();
     return txn.Commit();
   }
-  if (*format != kFormat) {
+  if (*format == kFormat1) {
+    first_stored_level = 0;
+  } else if (*format == kFormat2) {
+    first_stored_level = kFirstStoredLevel;
+  } else {
     return Status::Corruption(options.dir + ": unknown ledger format \"" + *format + "\"");
   }
   std::optional<std::string> stored_origin = get("origin");
@@ -228,21 +272,28 @@ Status Ledger::Impl::LoadState() {
     size = n;
     return Status::Ok();
   }
-  LmdbNodeReader reader(txn.get(), nodes);
+  LmdbNodeReader reader(txn.get(), entries, nodes, first_stored_level);
   auto range = CompactRange::Load(n, reader);
   if (!range.ok()) return range.status().Annotate("loading the tree at size " + std::to_string(n));
   CommittedState loaded;
   loaded.range = std::move(range).value();
   if (n > 0) {
-    CUSTODY_ASSIGN_OR_RETURN(loaded.last_leaf, reader.GetNode(0, n - 1));
-    // The newest entry must hash to its stored leaf: a cheap check that the
-    // tail of the log is intact before we extend it.
-    const size_t last = n - 1;
-    MDB_val k = IntKey(&last), v;
-    CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_get(txn.get(), entries, &k, &v), "last entry"));
-    if (LeafHash(FromVal(v)) != loaded.last_leaf) {
-      return Status::Corruption("entry " + std::to_string(last) +
-                                " does not match its stored leaf hash");
+    CUSTODY_ASSIGN_OR_RETURN(loaded.last_leaf, reader.Recompute(0, n - 1));
+    // The newest entries must hash to the stored tree: a cheap check that the
+    // tail of the log is intact before we extend it. When the lowest stored
+    // node holding the last entry is complete, compare it with the entries
+    // under it; otherwise the frontier's last hash is recomputed from those
+    // entries and the root check against the signed checkpoint below covers
+    // them.
+    const uint32_t level = first_stored_level;
+    if (n % (uint64_t{1} << level) == 0) {
+      const uint64_t index = (n - 1) >> level;
+      CUSTODY_ASSIGN_OR_RETURN(const Hash stored, reader.Stored(level, index));
+      CUSTODY_ASSIGN_OR_RETURN(const Hash computed, reader.Recompute(level, index));
+      if (stored != computed) {
+        return Status::Corruption("entries " + std::to_string(index << level) + ".." +
+                                  std::to_string(n - 1) + " do not match their stored tree node");
+      }
     }
     MDB_cursor* c = nullptr;
     CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_cursor_open(txn.get(), checkpoints, &c), "cursor"));
@@ -310,8 +361,9 @@ Result<uint64_t> WriteTxn::Append(const PendingEntry& entry) {
   CUSTODY_RETURN_IF_ERROR(
       s.Check(mdb_put(s.txn.get(), s.ledger->entries, &k, &v, MDB_APPEND), "append entry"));
   Status node_status;
+  const uint32_t first_stored = s.ledger->first_stored_level;
   s.range.Append(leaf, [&](uint32_t level, uint64_t index, const Hash& hash) {
-    if (!node_status.ok()) return;
+    if (level < first_stored || !node_status.ok()) return;
     const size_t key = NodeKey(level, index);
     MDB_val nk = IntKey(&key);
     MDB_val nv{kHashSize, const_cast<uint8_t*>(hash.data())};
@@ -481,19 +533,22 @@ Status CheckSize(uint64_t size, uint64_t have) {
 
 Result<Hash> ReadView::RootAt(uint64_t size) {
   CUSTODY_RETURN_IF_ERROR(CheckSize(size, size_));
-  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->nodes);
+  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->entries, impl_->ledger->nodes,
+                        impl_->ledger->first_stored_level);
   return ledger::RootAt(size, reader);
 }
 
 Result<std::vector<Hash>> ReadView::InclusionProof(uint64_t index, uint64_t size) {
   CUSTODY_RETURN_IF_ERROR(CheckSize(size, size_));
-  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->nodes);
+  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->entries, impl_->ledger->nodes,
+                        impl_->ledger->first_stored_level);
   return ledger::InclusionProof(index, size, reader);
 }
 
 Result<std::vector<Hash>> ReadView::ConsistencyProof(uint64_t from, uint64_t to) {
   CUSTODY_RETURN_IF_ERROR(CheckSize(to, size_));
-  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->nodes);
+  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->entries, impl_->ledger->nodes,
+                        impl_->ledger->first_stored_level);
   return ledger::ConsistencyProof(from, to, reader);
 }
 

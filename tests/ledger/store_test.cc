@@ -1,13 +1,16 @@
 #include "custody/ledger/store.h"
 
 #include <gtest/gtest.h>
+#include <lmdb.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <thread>
 
 #include "custody/ledger/checkpoint.h"
+#include "custody/ledger/entry.h"
 #include "custody/ledger/merkle.h"
+#include "custody/schema/json_canon.h"
 #include "ledger/ledger_test_util.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
@@ -250,16 +253,22 @@ TEST(Ledger, ReadOnlyOpenWritesNothing) {
   EXPECT_FALSE(std::filesystem::exists(dir.File("log/lock.mdb")));
 }
 
-TEST(Ledger, OpenRejectsTamperedTail) {
+// 5 entries: the last leaf is on the frontier and is hashed from its entry
+// on open. 8 entries: the frontier is one stored node, checked against the
+// entries under its lowest stored descendant.
+class TamperedTail : public ::testing::TestWithParam<int> {};
+
+TEST_P(TamperedTail, OpenRejectsIt) {
+  const int count = GetParam();
   testing::ScopedTempDir dir;
   {
     auto ledger = OpenLedgerOrDie(dir.File("log"));
-    ASSERT_OK(ledger->AppendBatch(NoteBatch(0, 5)));
+    ASSERT_OK(ledger->AppendBatch(NoteBatch(0, count)));
   }
   // Flip a byte of the last entry's body in the data file.
   const std::string path = dir.File("log/data.mdb");
   std::string data = testing::ReadFileOrDie(path);
-  const std::string needle = "{\"i\":4,";
+  const std::string needle = "{\"i\":" + std::to_string(count - 1) + ",";
   size_t copies = 0;  // LMDB may hold stale copies of the page: alter all
   for (size_t at = data.find(needle); at != std::string::npos; at = data.find(needle, at + 1)) {
     data[at + 5] = '5';
@@ -272,6 +281,129 @@ TEST(Ledger, OpenRejectsTamperedTail) {
   auto reopened = Ledger::Open(o);
   ASSERT_FALSE(reopened.ok());
   EXPECT_TRUE(reopened.status().IsCorruption()) << reopened.status().ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Sizes, TamperedTail, ::testing::Values(5, 8));
+
+// EncodeEntry writes hash, time and seq without temporaries; it must give
+// exactly the bytes of the library formatters it replaces.
+TEST(EncodeEntry, MatchesReferenceFormatters) {
+  const int64_t times[] = {0,
+                           1,
+                           1777885200000000LL,
+                           1777885200123456LL,
+                           951782400999999LL,      // 2000-02-29
+                           -1,                     // 1969-12-31T23:59:59.999999Z
+                           -62135596800000000LL,   // 0001-01-01
+                           -62167219200000000LL,   // 0000-01-01
+                           253402300799999999LL,   // 9999-12-31T23:59:59.999999Z
+                           253402300800000000LL,   // 10000-01-01: the fallback
+                           -62167219200000001LL};  // year -1: the fallback
+  const uint64_t seqs[] = {0, 9, 10, 1234567, 18446744073709551615ull};
+  Hash prev;
+  for (size_t i = 0; i < prev.size(); ++i) prev[i] = static_cast<uint8_t>(i * 37 + 250);
+  for (int64_t t : times) {
+    for (uint64_t seq : seqs) {
+      PendingEntry e = testutil::NoteEntry(seq % 100);
+      e.received_at = schema::FromUnixMicros(t);
+      e.kind = "k\"q";
+      std::string want = "{\"body\":" + e.body + ",\"kind\":";
+      schema::AppendJsonString(e.kind, &want);
+      want += ",\"prev\":\"" + HashToBase64(prev) + "\",\"producer\":";
+      schema::AppendJsonString(e.producer, &want);
+      want += ",\"received_at\":\"" + schema::FormatRfc3339Micros(e.received_at) +
+              "\",\"seq\":" + std::to_string(seq) + ",\"v\":1}";
+      std::string got;
+      EncodeEntry(seq, prev, e, &got);
+      EXPECT_EQ(got, want) << "t=" << t << " seq=" << seq;
+    }
+    prev[0] ^= static_cast<uint8_t>(t);
+  }
+}
+
+// A data dir in format 1 (every node stored, leaves included) still opens,
+// proves and grows, and keeps storing every node so that older binaries can
+// read it.
+TEST(Ledger, OpensAndExtendsFormat1DataDir) {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.File("log");
+  { ASSERT_OK(OpenLedgerOrDie(path)->AppendBatch(NoteBatch(0, 11))); }
+  // Rewrite it as format 1: add the level 0 and 1 nodes and relabel it.
+  auto raw_env = [&](auto&& fn) {
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+    ASSERT_EQ(mdb_env_open(env, path.c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi entries, nodes, meta;
+    ASSERT_EQ(mdb_dbi_open(txn, "entries", MDB_INTEGERKEY, &entries), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "nodes", MDB_INTEGERKEY, &nodes), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    fn(txn, entries, nodes, meta);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  };
+  auto node_count = [&](MDB_txn* txn, MDB_dbi nodes) {
+    MDB_stat st;
+    EXPECT_EQ(mdb_stat(txn, nodes, &st), 0);
+    return st.ms_entries;
+  };
+  raw_env([&](MDB_txn* txn, MDB_dbi entries, MDB_dbi nodes, MDB_dbi meta) {
+    EXPECT_EQ(node_count(txn, nodes), 3u);  // (2, 0), (2, 1) and (3, 0): 11 leaves
+    MemoryTree tree;
+    for (size_t seq = 0; seq < 11; ++seq) {
+      MDB_val k{sizeof seq, &seq}, v;
+      ASSERT_EQ(mdb_get(txn, entries, &k, &v), 0);
+      tree.AppendLeaf(LeafHash(std::string_view(static_cast<char*>(v.mv_data), v.mv_size)));
+    }
+    for (uint32_t level = 0; level < 2; ++level) {
+      for (uint64_t index = 0; (index + 1) << level <= 11; ++index) {
+        ASSERT_OK_AND_ASSIGN(Hash h, tree.GetNode(level, index));
+        size_t key = NodeKey(level, index);
+        MDB_val k{sizeof key, &key}, v{h.size(), h.data()};
+        ASSERT_EQ(mdb_put(txn, nodes, &k, &v, 0), 0);
+      }
+    }
+    std::string name = "format", value = "custody-ledger-1";
+    MDB_val k{name.size(), name.data()}, v{value.size(), value.data()};
+    ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
+  });
+  {
+    auto ledger = OpenLedgerOrDie(path);
+    ASSERT_OK(ledger->AppendBatch(NoteBatch(11, 5)));
+    ASSERT_OK_AND_ASSIGN(ReadView view, ledger->Read());
+    const Hash root = ledger->LatestRoot();
+    for (uint64_t i = 0; i < view.size(); ++i) {
+      ASSERT_OK_AND_ASSIGN(std::string_view bytes, view.Entry(i));
+      ASSERT_OK_AND_ASSIGN(auto proof, view.InclusionProof(i, view.size()));
+      EXPECT_OK(VerifyInclusion(i, view.size(), LeafHash(bytes), proof, root));
+    }
+  }
+  raw_env([&](MDB_txn* txn, MDB_dbi, MDB_dbi nodes, MDB_dbi) {
+    EXPECT_EQ(node_count(txn, nodes), 2u * 16 - 1);  // 16 leaves: every node of a perfect tree
+  });
+}
+
+// New ledgers store tree nodes from level 2 up only; proofs still verify
+// (ProofsFromStoreVerifyAtEverySize) with the lower levels hashed from entries.
+TEST(Ledger, NewLedgerStoresNodesFromLevel2) {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.File("log");
+  { ASSERT_OK(OpenLedgerOrDie(path)->AppendBatch(NoteBatch(0, 16))); }
+  MDB_env* env = nullptr;
+  ASSERT_EQ(mdb_env_create(&env), 0);
+  ASSERT_EQ(mdb_env_set_maxdbs(env, 8), 0);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_RDONLY, 0600), 0);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn), 0);
+  MDB_dbi nodes;
+  ASSERT_EQ(mdb_dbi_open(txn, "nodes", MDB_INTEGERKEY, &nodes), 0);
+  MDB_stat st;
+  ASSERT_EQ(mdb_stat(txn, nodes, &st), 0);
+  EXPECT_EQ(st.ms_entries, 4u + 2 + 1);  // levels 2, 3 and 4 of a 16-leaf tree
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 //   <dir>/signing.key          Ed25519 signer key (0600), created on first open
 // and these LMDB sub-databases:
 //   entries      seq (native uint64)       -> canonical entry bytes
-//   nodes        NodeKey(level, index)     -> 32-byte complete-subtree hash
+//   nodes        NodeKey(level, index)     -> 32-byte complete-subtree hash, for
+//                                           levels >= 2 (format custody-ledger-2;
+//                                           lower ones are hashed from entries when
+//                                           read) or every level (custody-ledger-1)
 //   checkpoints  tree size (native uint64) -> signed checkpoint note
 //   meta         name                      -> value (format, origin, verifier key)
 // Callers (the daemon) add their own tables with OpenTable and write them in
