@@ -42,12 +42,14 @@ std::string Trim(std::string s) {
   return s;
 }
 
-// A progress bar on stderr when it is a terminal.
+// A progress bar on stderr when it is a terminal. The verifier reports while
+// its threads hash and check the entries, every 65536 entries or so.
 class Progress {
  public:
   explicit Progress(bool enabled) : enabled_(enabled), start_(std::chrono::steady_clock::now()) {}
   void Update(uint64_t done, uint64_t total) {
     if (!enabled_ || total == 0) return;
+    open_ = done != total;
     const int width = 40;
     const int filled = static_cast<int>(width * done / total);
     const double secs =
@@ -58,9 +60,16 @@ class Progress {
                  static_cast<unsigned long long>(total), secs > 0 ? done / secs : 0.0);
     if (done == total) std::fprintf(stderr, "\n");
   }
+  // Ends the bar's line when verification stopped short of the end (a
+  // failure), so that the report does not continue it.
+  void Finish() {
+    if (open_) std::fprintf(stderr, "\n");
+    open_ = false;
+  }
 
  private:
   bool enabled_;
+  bool open_ = false;  // a bar is drawn and its line not ended
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -156,6 +165,7 @@ int main(int argc, char** argv) {
                                  : custody::ledger::VerifyDataDir(data_dir, options);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress.Finish();
   if (!report.ok()) {
     std::cerr << "custody-verify: " << report.status().ToString() << "\n";
     return kUsage;

@@ -6,97 +6,220 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <boost/json/parse.hpp>
 
 #include "custody/ledger/checkpoint.h"
 #include "custody/ledger/entry.h"
 #include "custody/ledger/merkle.h"
 #include "custody/ledger/store.h"
-#include "custody/schema/encoding.h"
 #include "entry_scan.h"
 
 namespace custody::ledger {
 namespace {
 
-// Leaves are processed in aligned chunks of 2^kChunkLevels: a chunk's
-// complete subtrees are perfect subtrees of the whole tree, so the workers
-// that hash a chunk's entries also build its inner nodes, and the
-// sequential walk needs only O(log n) work per checkpoint.
+// The work is cut twice. Phase 1 hashes and checks blocks: runs of
+// consecutive entries. Read from a file, a block is a byte range cut without
+// reading the lines first (finding a million newlines was a whole extra pass
+// over the file), so the index of a block's first entry is known only once
+// every block is done. Phase 2 builds the inner nodes of aligned chunks of
+// 2^kChunkLevels leaves: a chunk's complete subtrees are perfect subtrees of
+// the whole tree, so the sequential walk needs only O(log n) work per
+// checkpoint.
 constexpr uint32_t kChunkLevels = 12;
 constexpr uint64_t kChunk = uint64_t{1} << kChunkLevels;
+constexpr size_t kBlockBytes = size_t{1} << 20;
+constexpr size_t kCheckpointsPerTask = 32;
+constexpr uint64_t kProgressStep = 65536;
 
-enum class KindCode : uint8_t { kOther, kAccess, kPolicy };
-
-// What the parallel pass learns about one entry (kept small: one per entry).
-struct EntryInfo {
-  Hash prev{};
-  uint64_t seq = 0;
-  Hash policy{};         // policy entry: body.sha256; access entry: decision.policy_sha256
-  uint32_t hits = 0;
-  KindCode kind = KindCode::kOther;
-  bool policy_ok = false;  // the hex sha above was present and well formed
-  bool bad = false;        // envelope error, text in Chunk::errors
+// An entry the sequential walk must look at: one that failed checks 1-3, or
+// a policy or access entry (check 4 depends on every entry before it).
+// Trivially copyable and small: in a real log most entries are access
+// entries, so there is one of these for nearly every entry.
+struct Notable {
+  enum class What : uint8_t { kBadEnvelope, kBadSeq, kBadPrev, kPolicy, kAccess };
+  uint64_t position = 0;  // within its block
+  What what = What::kPolicy;
+  bool policy_ok = false;  // kPolicy, kAccess: the hex sha below was present and well formed
+  uint32_t hits = 0;       // kAccess: length of decision.hits
+  uint64_t seq = 0;        // kBadSeq: the seq the entry holds; kBadEnvelope: index in Block::errors
+  Hash policy{};           // kPolicy: body.sha256; kAccess: decision.policy_sha256
 };
 
-// One chunk's results.
+struct Block {
+  // Input: the entries, either as a byte range of entries.ndjson that starts
+  // at a line start and ends just after a '\n' (from_text), or as the
+  // caller's views; and the entry just before the block, if any, for check 3
+  // on the block's first entry.
+  bool from_text = false;
+  std::string_view text;
+  std::span<const std::string_view> lines;
+  std::optional<std::string_view> before;
+
+  // Results.
+  uint64_t first = 0;  // index of the first entry; for text, set after phase 1
+  std::vector<Hash> leaves;
+  std::vector<Notable> notables;    // in log order
+  std::vector<std::string> errors;  // why each kBadEnvelope entry is bad
+  std::vector<std::pair<std::string, uint64_t>> kinds;  // kind -> count
+  std::string_view first_entry, last_entry;
+  // Check 2 (seq == index) without knowing `first`: every entry's seq minus
+  // its position must equal `origin`, which the first entry that parses (at
+  // `origin_at`) sets; the walk then checks origin == first.
+  std::optional<uint64_t> origin_at;
+  uint64_t origin = 0;
+};
+
+// One aligned chunk's complete inner nodes: levels[l][k] for l >= 1.
 struct Chunk {
-  std::vector<std::vector<Hash>> levels;  // levels[l][k]: complete nodes inside the chunk
-  std::vector<std::pair<uint64_t, std::string>> errors;  // (seq position, message)
-  std::vector<std::pair<std::string, uint64_t>> kinds;   // kind -> count
+  std::vector<std::vector<Hash>> levels;
 };
 
+// Hex digit values, either case (as schema::HexDecode reads them); 0x80
+// marks every other byte.
+constexpr std::array<uint8_t, 256> kHexDigit = [] {
+  std::array<uint8_t, 256> t{};
+  t.fill(0x80);
+  for (uint8_t i = 0; i < 10; ++i) t['0' + i] = i;
+  for (uint8_t i = 0; i < 6; ++i) t['a' + i] = t['A' + i] = static_cast<uint8_t>(10 + i);
+  return t;
+}();
+
+// 64 hex digits into a hash, as HexDecode would but without its allocation
+// and branches: access entries, most of a real log, each carry one.
 bool DecodeHexHash(std::string_view hex, Hash* out) {
-  if (hex.size() != 64) return false;
-  auto v = schema::HexDecode(hex);
-  if (!v.ok()) return false;
-  std::copy(v->begin(), v->end(), out->begin());
-  return true;
+  if (hex.size() != 2 * kHashSize) return false;
+  uint8_t bad = 0;
+  for (size_t i = 0; i < kHashSize; ++i) {
+    const uint8_t hi = kHexDigit[static_cast<uint8_t>(hex[2 * i])];
+    const uint8_t lo = kHexDigit[static_cast<uint8_t>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return (bad & 0x80) == 0;
 }
 
-void CountKind(Chunk& chunk, const std::string& kind) {
-  for (auto& [k, n] : chunk.kinds) {
+void CountKind(Block* b, std::string_view kind) {
+  for (auto& [k, n] : b->kinds) {
     if (k == kind) {
       ++n;
       return;
     }
   }
-  chunk.kinds.emplace_back(kind, 1);
+  b->kinds.emplace_back(std::string(kind), 1);
 }
 
-void InspectChunk(std::span<const std::string_view> entries, uint64_t first, EntryInfo* infos,
-                  Chunk* chunk, ScannedEntry* scratch) {
-  chunk->levels.assign(1, {});
-  auto& leaves = chunk->levels[0];
-  leaves.reserve(entries.size());
-  for (size_t k = 0; k < entries.size(); ++k) {
-    const std::string_view bytes = entries[k];
-    leaves.push_back(LeafHash(bytes));
-    EntryInfo& info = infos[k];
-    if (Status s = ScanEntry(bytes, scratch); !s.ok()) {
-      info.bad = true;
-      chunk->errors.emplace_back(first + k, s.message());
-      continue;
+// Hashes the next entry of `b` and checks it (`scanned` is ScanEntry's
+// verdict on it, `e` what it found); `*prev_leaf` is the previous entry's
+// leaf hash, and becomes this one's.
+void Inspect(std::string_view entry, const Status& scanned, const ScannedEntry& e, Block* b,
+             Hash* prev_leaf) {
+  const uint64_t k = b->leaves.size();
+  b->leaves.push_back(LeafHash(entry));
+  if (k == 0) b->first_entry = entry;
+  b->last_entry = entry;
+  auto note = [&](Notable::What what) -> Notable& {
+    Notable& n = b->notables.emplace_back();
+    n.position = k;
+    n.what = what;
+    return n;
+  };
+  if (!scanned.ok()) {
+    note(Notable::What::kBadEnvelope).seq = b->errors.size();
+    b->errors.push_back(scanned.message());
+  } else {
+    if (!b->origin_at) {
+      b->origin_at = k;
+      b->origin = e.seq - k;  // modulo 2^64, as is the comparison below
     }
-    info.seq = scratch->seq;
-    info.prev = scratch->prev;
-    info.hits = scratch->decision_hits;
-    if (scratch->kind == "access") {
-      info.kind = KindCode::kAccess;
-      info.policy_ok = DecodeHexHash(scratch->decision_policy, &info.policy);
-    } else if (scratch->kind == "policy") {
-      info.kind = KindCode::kPolicy;
-      info.policy_ok = DecodeHexHash(scratch->body_sha256, &info.policy);
+    if (e.seq - k != b->origin) {
+      note(Notable::What::kBadSeq).seq = e.seq;
+    } else if (e.prev != *prev_leaf) {
+      note(Notable::What::kBadPrev);
+    } else {
+      CountKind(b, e.kind);
+      if (e.kind == "access") {
+        Notable& n = note(Notable::What::kAccess);
+        n.policy_ok = DecodeHexHash(e.decision_policy, &n.policy);
+        n.hits = e.decision_hits;
+      } else if (e.kind == "policy") {
+        Notable& n = note(Notable::What::kPolicy);
+        n.policy_ok = DecodeHexHash(e.body_sha256, &n.policy);
+      }
     }
-    CountKind(*chunk, scratch->kind);
   }
-  // Complete inner nodes of this (aligned) chunk.
-  for (uint32_t l = 1; l <= kChunkLevels && chunk->levels[l - 1].size() >= 2; ++l) {
+  *prev_leaf = b->leaves.back();
+}
+
+// Phase 1 for one block.
+void InspectBlock(Block* b) {
+  ScannedEntry scratch;
+  Hash prev_leaf = b->before ? LeafHash(*b->before) : EmptyRoot();
+  if (!b->from_text) {
+    for (std::string_view entry : b->lines) {
+      const Status s = ScanEntry(entry, &scratch);
+      Inspect(entry, s, scratch, b, &prev_leaf);
+    }
+    return;
+  }
+  // The scan finds where each entry ends, so the lines need no search of
+  // their own: a canonical entry followed by '\n' is a whole line.
+  std::string_view rest = b->text;
+  while (!rest.empty()) {
+    size_t length = 0;
+    Status s = ScanEntryPrefix(rest, &scratch, &length);
+    std::string_view entry;
+    if (s.ok() && length < rest.size() && rest[length] == '\n') {
+      entry = rest.substr(0, length);
+      rest.remove_prefix(length + 1);
+    } else {
+      // Not a canonical entry then '\n': the line is bad, and scanning
+      // exactly it gives ScanEntry's message.
+      const size_t nl = rest.find('\n');  // always found: the text ends in '\n'
+      entry = rest.substr(0, nl);
+      rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+      s = ScanEntry(entry, &scratch);
+    }
+    Inspect(entry, s, scratch, b, &prev_leaf);
+  }
+}
+
+// The block holding entry `i` of the log (the blocks' `first` set, i < n):
+// the last one that starts at or before it.
+std::vector<Block>::const_iterator BlockOf(const std::vector<Block>& blocks, uint64_t i) {
+  return std::upper_bound(blocks.begin(), blocks.end(), i,
+                          [](uint64_t index, const Block& b) { return index < b.first; }) -
+         1;
+}
+
+// Phase 2 for chunk `c` of a log of `n` entries: its complete inner nodes.
+// The leaves stay in the blocks (levels[0] is left empty).
+void BuildChunk(uint64_t c, uint64_t n, const std::vector<Block>& blocks, Chunk* chunk) {
+  const uint64_t first = c * kChunk, end = std::min(n, first + kChunk);
+  auto b = BlockOf(blocks, first);
+  uint64_t k = first - b->first;
+  auto next_leaf = [&]() -> const Hash& {
+    while (k == b->leaves.size()) {
+      ++b;
+      k = 0;
+    }
+    return b->leaves[k++];
+  };
+  chunk->levels.assign(2, {});
+  auto& pairs = chunk->levels[1];
+  pairs.reserve((end - first) / 2);
+  for (uint64_t i = first; i + 1 < end; i += 2) {
+    const Hash& left = next_leaf();
+    pairs.push_back(NodeHash(left, next_leaf()));
+  }
+  for (uint32_t l = 2; l <= kChunkLevels && chunk->levels[l - 1].size() >= 2; ++l) {
     const auto& below = chunk->levels[l - 1];
     std::vector<Hash> level(below.size() / 2);
     for (size_t i = 0; i < level.size(); ++i) level[i] = NodeHash(below[2 * i], below[2 * i + 1]);
@@ -104,13 +227,20 @@ void InspectChunk(std::span<const std::string_view> entries, uint64_t first, Ent
   }
 }
 
-// Serves complete-subtree hashes from the chunks (levels <= kChunkLevels)
-// and from a tree over whole-chunk roots (levels above).
+// Serves complete-subtree hashes: leaves from the blocks, inner nodes up to
+// kChunkLevels from the chunks, and above that from a tree over whole-chunk
+// roots.
 class ChunkNodes final : public NodeReader {
  public:
-  ChunkNodes(const std::vector<Chunk>& chunks, MemoryTree& upper)
-      : chunks_(chunks), upper_(upper) {}
+  ChunkNodes(const std::vector<Block>& blocks, uint64_t n, const std::vector<Chunk>& chunks,
+             MemoryTree& upper)
+      : blocks_(blocks), n_(n), chunks_(chunks), upper_(upper) {}
   Result<Hash> GetNode(uint32_t level, uint64_t index) override {
+    if (level == 0) {
+      if (index >= n_) return Status::NotFound("leaf beyond the verified entries");
+      const auto b = BlockOf(blocks_, index);
+      return b->leaves[index - b->first];
+    }
     if (level > kChunkLevels) return upper_.GetNode(level - kChunkLevels, index);
     const uint64_t chunk = index >> (kChunkLevels - level);
     const uint64_t within = index & ((uint64_t{1} << (kChunkLevels - level)) - 1);
@@ -122,9 +252,31 @@ class ChunkNodes final : public NodeReader {
   }
 
  private:
+  const std::vector<Block>& blocks_;
+  const uint64_t n_;
   const std::vector<Chunk>& chunks_;
   MemoryTree& upper_;
 };
+
+// Runs task(0) .. task(count - 1) on up to `threads` threads (0: one per
+// core), the calling thread among them, handing tasks out in order.
+// `between` runs on the calling thread after each task it ran.
+template <typename Task, typename Between>
+void RunTasks(unsigned threads, size_t count, const Task& task, const Between& between) {
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::clamp<size_t>(count, 1, threads));
+  std::atomic<size_t> next{0};
+  auto work = [&](bool calling) {
+    for (size_t t; (t = next.fetch_add(1, std::memory_order_relaxed)) < count;) {
+      task(t);
+      if (calling) between();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(work, false);
+  work(true);
+  for (auto& t : pool) t.join();
+}
 
 struct ParsedCheckpoint {
   std::string name;
@@ -145,86 +297,129 @@ std::string ReceivedAt(std::string_view bytes) {
   return d.ok() ? d->received_at : std::string();
 }
 
-}  // namespace
-
-std::string VerifyReport::Summary() const {
-  std::ostringstream out;
-  if (!ok) {
-    out << "FAIL: ";
-    if (bad_seq) out << "seq " << *bad_seq << ": ";
-    if (bad_checkpoint) out << "checkpoint " << *bad_checkpoint << ": ";
-    out << reason;
-    return out.str();
-  }
-  out << "OK: " << entries << " entries, " << checkpoints << " checkpoints (latest covers "
-      << latest_checkpoint_size << "), " << policies << " policies, " << alerts << " alerts";
-  if (!first_time.empty()) out << ", " << first_time << " .. " << last_time;
-  return out.str();
-}
-
-Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
-                                   std::span<const NamedCheckpoint> checkpoints,
-                                   const VerifyOptions& options) {
+// VerifyEntries and VerifyBundle: verifies the entries held by `blocks` (in
+// log order, phase 1 inputs set) against `checkpoints`.
+Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
+                                  std::span<const NamedCheckpoint> checkpoints,
+                                  const VerifyOptions& options) {
   if (options.key.name.empty()) return Status::InvalidArgument("a verifier key is required");
   VerifyReport report;
-  const uint64_t n = entries.size();
 
-  // Checkpoints first: signatures, origin, and sizes within the log.
-  std::vector<ParsedCheckpoint> cps;
-  for (const NamedCheckpoint& named : checkpoints) {
-    auto cp = OpenCheckpoint(named.note, options.key, options.key.name);
-    if (!cp.ok()) {
-      return Fail(report, std::nullopt, named.name,
-                  "signature or format invalid: " + cp.status().message());
+  // The trusted checkpoint is opened first so that a bad one spares the
+  // entries; a failure of the log's own checkpoints still comes first.
+  std::optional<ParsedCheckpoint> trusted;
+  std::optional<Status> trusted_error;
+  if (options.trusted_checkpoint) {
+    auto cp = OpenCheckpoint(*options.trusted_checkpoint, options.key, options.key.name);
+    if (cp.ok()) {
+      trusted = ParsedCheckpoint{"trusted", std::move(cp).value()};
+    } else {
+      trusted_error = cp.status();
     }
-    cps.push_back({named.name, std::move(cp).value()});
+  }
+
+  // Phase 1. The tasks, in order: open (verify) the checkpoints,
+  // kCheckpointsPerTask at a time, then inspect the blocks.
+  const size_t cp_tasks = (checkpoints.size() + kCheckpointsPerTask - 1) / kCheckpointsPerTask;
+  std::vector<std::optional<Checkpoint>> opened(checkpoints.size());
+  std::vector<std::string> cp_errors(checkpoints.size());
+  {
+    // Set when a checkpoint fails: that failure is reported whatever the
+    // entries hold, so the blocks not yet started are skipped.
+    std::atomic<bool> stop{trusted_error.has_value()};
+    // For progress: the total is known for the caller's entries and
+    // estimated from the bytes done so far for text.
+    std::atomic<uint64_t> entries_done{0}, bytes_done{0};
+    std::optional<uint64_t> known_total;
+    uint64_t total_bytes = 0;
+    if (blocks.empty() || !blocks.front().from_text) {
+      known_total = 0;
+      for (const Block& b : blocks) *known_total += b.lines.size();
+    }
+    for (const Block& b : blocks) total_bytes += b.text.size();
+    uint64_t reported = 0;
+    auto task = [&](size_t t) {
+      if (t < cp_tasks) {
+        const size_t end = std::min(checkpoints.size(), (t + 1) * kCheckpointsPerTask);
+        for (size_t j = t * kCheckpointsPerTask; j < end; ++j) {
+          auto cp = OpenCheckpoint(checkpoints[j].note, options.key, options.key.name);
+          if (!cp.ok()) {
+            cp_errors[j] = cp.status().message();
+            stop.store(true, std::memory_order_relaxed);
+            return;  // later ones in this task cannot be the first failure
+          }
+          opened[j] = std::move(cp).value();
+        }
+        return;
+      }
+      if (stop.load(std::memory_order_relaxed)) return;
+      Block* b = &blocks[t - cp_tasks];
+      InspectBlock(b);
+      entries_done.fetch_add(b->leaves.size(), std::memory_order_relaxed);
+      bytes_done.fetch_add(b->text.size(), std::memory_order_relaxed);
+    };
+    auto report_progress = [&] {
+      const uint64_t done = entries_done.load(std::memory_order_relaxed);
+      if (!options.progress || done < reported + kProgressStep) return;
+      uint64_t total;
+      if (known_total) {
+        total = *known_total;
+      } else {
+        const uint64_t bytes = bytes_done.load(std::memory_order_relaxed);
+        if (bytes == 0) return;
+        total = static_cast<uint64_t>(static_cast<double>(done) / static_cast<double>(bytes) *
+                                      static_cast<double>(total_bytes));
+      }
+      if (done >= total) return;  // (total, total) is for the end of the walk
+      options.progress(done, total);
+      reported = done;
+    };
+    RunTasks(options.threads, cp_tasks + blocks.size(), task, report_progress);
+  }
+
+  // Checkpoints: signatures and origin (the first bad one in the given order).
+  std::vector<ParsedCheckpoint> cps;
+  cps.reserve(checkpoints.size());
+  for (size_t j = 0; j < checkpoints.size(); ++j) {
+    if (!opened[j]) {
+      return Fail(report, std::nullopt, checkpoints[j].name,
+                  "signature or format invalid: " + cp_errors[j]);
+    }
+    cps.push_back({checkpoints[j].name, std::move(*opened[j])});
   }
   std::stable_sort(cps.begin(), cps.end(),
                    [](const auto& a, const auto& b) { return a.cp.size < b.cp.size; });
-  std::optional<ParsedCheckpoint> trusted;
-  if (options.trusted_checkpoint) {
-    auto cp = OpenCheckpoint(*options.trusted_checkpoint, options.key, options.key.name);
-    if (!cp.ok()) {
-      return Fail(report, std::nullopt, "trusted", "trusted checkpoint does not verify: " +
-                                                       cp.status().message());
-    }
-    trusted = ParsedCheckpoint{"trusted", std::move(cp).value()};
+  if (trusted_error) {
+    return Fail(report, std::nullopt, "trusted",
+                "trusted checkpoint does not verify: " + trusted_error->message());
   }
 
-  // Parallel pass: hash, scan and build each chunk's subtrees.
-  std::vector<EntryInfo> infos(n);
+  // Where each block starts, then phase 2.
+  uint64_t n = 0;
+  for (Block& b : blocks) {
+    b.first = n;
+    n += b.leaves.size();
+  }
   std::vector<Chunk> chunks((n + kChunk - 1) / kChunk);
-  {
-    unsigned threads = options.threads;
-    if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-    threads = static_cast<unsigned>(std::min<size_t>(threads, chunks.size()));
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      ScannedEntry scratch;
-      for (size_t c; (c = next.fetch_add(1)) < chunks.size();) {
-        const uint64_t first = c * kChunk;
-        const size_t len = static_cast<size_t>(std::min<uint64_t>(kChunk, n - first));
-        InspectChunk(entries.subspan(first, len), first, &infos[first], &chunks[c], &scratch);
-      }
-    };
-    std::vector<std::thread> pool;
-    for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-  }
-
-  // Sequential walk: chain, order, policies, checkpoints.
+  RunTasks(
+      options.threads, chunks.size(), [&](size_t c) { BuildChunk(c, n, blocks, &chunks[c]); },
+      [] {});
   MemoryTree upper;  // over whole-chunk roots
-  ChunkNodes nodes(chunks, upper);
+  for (const Chunk& c : chunks) {
+    if (c.levels.size() > kChunkLevels) upper.AppendLeaf(c.levels[kChunkLevels][0]);
+  }
+  ChunkNodes nodes(blocks, n, chunks, upper);
+
+  // Sequential walk over the notable entries and the checkpoints, in log
+  // order: a checkpoint of size s is checked after entry s-1 and before
+  // entry s.
   std::set<Hash> policies;
+  const Hash* last_policy = nullptr;  // the last one an access entry named (most name the same)
   size_t next_cp = 0;
-  auto leaf = [&](uint64_t i) -> const Hash& { return chunks[i / kChunk].levels[0][i % kChunk]; };
+  bool trusted_checked = !trusted;
   // Checks every checkpoint of `size` (and the trusted one) against the
-  // recomputed root. Only computes a root when some checkpoint needs it.
+  // recomputed root.
   auto check_checkpoints = [&](uint64_t size) -> std::optional<VerifyReport> {
-    const bool wanted = (next_cp < cps.size() && cps[next_cp].cp.size == size) ||
-                        (trusted && trusted->cp.size == size);
-    if (!wanted) return std::nullopt;
     Hash root = EmptyRoot();
     if (size > 0) {
       auto r = RootAt(size, nodes);
@@ -246,56 +441,86 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
       report.latest_checkpoint_size = size;
       ++next_cp;
     }
-    if (trusted && trusted->cp.size == size && trusted->cp.root != root) {
-      return Fail(report, last, "trusted",
-                  "the log is not consistent with the trusted checkpoint at size " +
-                      std::to_string(size) + " (a fork or a rewritten history)");
+    if (!trusted_checked && trusted->cp.size == size) {
+      trusted_checked = true;
+      if (trusted->cp.root != root) {
+        return Fail(report, last, "trusted",
+                    "the log is not consistent with the trusted checkpoint at size " +
+                        std::to_string(size) + " (a fork or a rewritten history)");
+      }
     }
     return std::nullopt;
   };
-  if (auto f = check_checkpoints(0)) return *f;
-  for (uint64_t i = 0; i < n; ++i) {
-    const EntryInfo& e = infos[i];
-    if (e.bad) {
-      for (const auto& [seq, message] : chunks[i / kChunk].errors) {
-        if (seq == i) return Fail(report, i, std::nullopt, message);
-      }
+  // Checks the checkpoints of every size <= limit not checked yet.
+  auto check_checkpoints_through = [&](uint64_t limit) -> std::optional<VerifyReport> {
+    for (;;) {
+      std::optional<uint64_t> size;
+      if (next_cp < cps.size()) size = cps[next_cp].cp.size;
+      if (!trusted_checked && (!size || trusted->cp.size < *size)) size = trusted->cp.size;
+      if (!size || *size > limit) return std::nullopt;
+      if (auto f = check_checkpoints(*size)) return f;
     }
-    if (e.seq != i) {
-      return Fail(report, i, std::nullopt,
-                  "line " + std::to_string(i + 1) + " holds seq " + std::to_string(e.seq) +
-                      ", expected " + std::to_string(i) +
-                      ": entries are missing, duplicated or out of order");
-    }
-    const Hash& expected_prev = i == 0 ? EmptyRoot() : leaf(i - 1);
-    if (e.prev != expected_prev) {
-      const uint64_t culprit = i == 0 ? 0 : i - 1;
-      return Fail(report, culprit, std::nullopt,
-                  i == 0 ? std::string("entry 0's prev is not the empty-tree hash")
-                         : "entry " + std::to_string(i - 1) +
-                               " does not hash to the prev recorded in entry " +
-                               std::to_string(i) + ": entry " + std::to_string(i - 1) +
-                               " (or entry " + std::to_string(i) + "'s prev) was altered");
-    }
-    if (e.kind == KindCode::kPolicy) {
-      ++report.policies;
-      if (e.policy_ok) policies.insert(e.policy);
-    } else if (e.kind == KindCode::kAccess) {
-      if (!e.policy_ok) {
+  };
+  // Entry b.first + e.position: the checkpoints before it, then its own
+  // checks. A failure report, or nullopt to go on.
+  auto visit = [&](const Block& b, const Notable& e) -> std::optional<VerifyReport> {
+    const uint64_t i = b.first + e.position;
+    if (auto f = check_checkpoints_through(i)) return f;
+    switch (e.what) {
+      case Notable::What::kBadEnvelope: return Fail(report, i, std::nullopt, b.errors[e.seq]);
+      case Notable::What::kBadSeq:
         return Fail(report, i, std::nullopt,
-                    "access entry has no decision.policy_sha256 (64 hex digits)");
-      }
-      if (!policies.contains(e.policy)) {
-        return Fail(report, i, std::nullopt,
-                    "access entry's decision names policy " + HashToHex(e.policy) +
-                        ", which no earlier policy entry recorded");
-      }
-      report.alerts += e.hits;
+                    "line " + std::to_string(i + 1) + " holds seq " + std::to_string(e.seq) +
+                        ", expected " + std::to_string(i) +
+                        ": entries are missing, duplicated or out of order");
+      case Notable::What::kBadPrev:
+        return Fail(report, i == 0 ? 0 : i - 1, std::nullopt,
+                    i == 0 ? std::string("entry 0's prev is not the empty-tree hash")
+                           : "entry " + std::to_string(i - 1) +
+                                 " does not hash to the prev recorded in entry " +
+                                 std::to_string(i) + ": entry " + std::to_string(i - 1) +
+                                 " (or entry " + std::to_string(i) + "'s prev) was altered");
+      case Notable::What::kPolicy:
+        ++report.policies;
+        if (e.policy_ok) policies.insert(e.policy);
+        return std::nullopt;
+      case Notable::What::kAccess:
+        if (!e.policy_ok) {
+          return Fail(report, i, std::nullopt,
+                      "access entry has no decision.policy_sha256 (64 hex digits)");
+        }
+        if (last_policy == nullptr || *last_policy != e.policy) {
+          auto known = policies.find(e.policy);
+          if (known == policies.end()) {
+            return Fail(report, i, std::nullopt,
+                        "access entry's decision names policy " + HashToHex(e.policy) +
+                            ", which no earlier policy entry recorded");
+          }
+          last_policy = &*known;
+        }
+        report.alerts += e.hits;
+        return std::nullopt;
     }
-    if ((i + 1) % kChunk == 0) upper.AppendLeaf(chunks[i / kChunk].levels[kChunkLevels][0]);
-    if (auto f = check_checkpoints(i + 1)) return *f;
-    if (options.progress && (i + 1) % 65536 == 0) options.progress(i + 1, n);
+    return std::nullopt;
+  };
+  for (const Block& b : blocks) {
+    // The block's entries agree on where it starts (Block::origin); when
+    // that is not where it does start, the first entry that parsed is the
+    // first one out of place (those before it failed to parse).
+    std::optional<Notable> misplaced;
+    if (b.origin_at && b.origin != b.first) {
+      misplaced.emplace();
+      misplaced->position = *b.origin_at;
+      misplaced->what = Notable::What::kBadSeq;
+      misplaced->seq = b.origin + *b.origin_at;
+    }
+    for (const Notable& e : b.notables) {
+      if (misplaced && misplaced->position <= e.position) return *visit(b, *misplaced);
+      if (auto f = visit(b, e)) return *f;
+    }
+    if (misplaced) return *visit(b, *misplaced);
   }
+  if (auto f = check_checkpoints_through(n)) return *f;
   if (options.progress) options.progress(n, n);
   // Checked after the walk so that a gap inside the log is reported at its
   // own seq rather than as a short log.
@@ -320,15 +545,47 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
   } else {
     report.root = EmptyRoot();
   }
-  for (const Chunk& c : chunks) {
-    for (const auto& [kind, count] : c.kinds) report.kinds[kind] += count;
+  for (const Block& b : blocks) {
+    for (const auto& [kind, count] : b.kinds) report.kinds[kind] += count;
   }
   if (n > 0) {
-    report.first_time = ReceivedAt(entries.front());
-    report.last_time = ReceivedAt(entries.back());
+    auto nonempty = [](const Block& b) { return !b.leaves.empty(); };
+    report.first_time =
+        ReceivedAt(std::find_if(blocks.begin(), blocks.end(), nonempty)->first_entry);
+    report.last_time =
+        ReceivedAt(std::find_if(blocks.rbegin(), blocks.rend(), nonempty)->last_entry);
   }
   report.ok = true;
   return report;
+}
+
+}  // namespace
+
+std::string VerifyReport::Summary() const {
+  std::ostringstream out;
+  if (!ok) {
+    out << "FAIL: ";
+    if (bad_seq) out << "seq " << *bad_seq << ": ";
+    if (bad_checkpoint) out << "checkpoint " << *bad_checkpoint << ": ";
+    out << reason;
+    return out.str();
+  }
+  out << "OK: " << entries << " entries, " << checkpoints << " checkpoints (latest covers "
+      << latest_checkpoint_size << "), " << policies << " policies, " << alerts << " alerts";
+  if (!first_time.empty()) out << ", " << first_time << " .. " << last_time;
+  return out.str();
+}
+
+Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
+                                   std::span<const NamedCheckpoint> checkpoints,
+                                   const VerifyOptions& options) {
+  std::vector<Block> blocks((entries.size() + kChunk - 1) / kChunk);
+  for (size_t c = 0; c < blocks.size(); ++c) {
+    const size_t first = c * kChunk;
+    blocks[c].lines = entries.subspan(first, std::min<size_t>(kChunk, entries.size() - first));
+    if (first > 0) blocks[c].before = entries[first - 1];
+  }
+  return VerifyBlocks(blocks, checkpoints, options);
 }
 
 namespace {
@@ -348,9 +605,9 @@ class MappedFile {
     }
     f.size_ = static_cast<size_t>(st.st_size);
     if (f.size_ > 0) {
-      // MAP_POPULATE: fault the whole file in at once rather than page by
-      // page inside the (single-threaded) line split.
-      void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+      // No MAP_POPULATE: that would map every page from this one thread,
+      // while the verifier's threads fault in what they read in parallel.
+      void* p = ::mmap(nullptr, f.size_, PROT_READ, MAP_PRIVATE, fd, 0);
       if (p == MAP_FAILED) {
         int err = errno;
         ::close(fd);
@@ -375,12 +632,51 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Plain read(2) rather than iostreams: a bundle holds a checkpoint file for
+// every signed size, a thousand of them for a million entries.
 Result<std::string> ReadSmallFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot read " + path.string());
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound("cannot read " + path.string());
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t got = ::read(fd, buf, sizeof buf);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int err = errno;
+      ::close(fd);
+      return Status::FromErrno(err, "read " + path.string());
+    }
+    if (got == 0) break;
+    out.append(buf, static_cast<size_t>(got));
+  }
+  ::close(fd);
+  return out;
+}
+
+// Cuts `data` (whole lines, the last ending in '\n') into blocks of about
+// kBlockBytes, each starting at a line start, reading about a line per
+// block.
+std::vector<Block> TextBlocks(std::string_view data) {
+  std::vector<Block> blocks;
+  size_t start = 0;
+  while (start < data.size()) {
+    size_t end = std::min(data.size(), start + kBlockBytes);
+    if (end < data.size()) {  // on to the end of the line holding byte end-1
+      const size_t nl = data.find('\n', end - 1);
+      end = nl == std::string_view::npos ? data.size() : nl + 1;
+    }
+    Block& b = blocks.emplace_back();
+    b.from_text = true;
+    b.text = data.substr(start, end - start);
+    if (start > 0) {  // the line ending in the '\n' at start-1
+      const size_t nl = start >= 2 ? data.rfind('\n', start - 2) : std::string_view::npos;
+      const size_t line = nl == std::string_view::npos ? 0 : nl + 1;
+      b.before = data.substr(line, start - 1 - line);
+    }
+    start = end;
+  }
+  return blocks;
 }
 
 }  // namespace
@@ -392,19 +688,12 @@ Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& o
   if (!fs::is_directory(root, ec)) return Status::NotFound(dir + " is not a directory");
   CUSTODY_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open((root / "entries.ndjson").string()));
   const std::string_view data = file.view();
-  std::vector<std::string_view> entries;
-  entries.reserve(data.size() / 400 + 1);
-  size_t pos = 0;
-  while (pos < data.size()) {
-    size_t nl = data.find('\n', pos);
-    if (nl == std::string_view::npos) {
-      VerifyReport r;
-      return Fail(r, entries.size(), std::nullopt,
-                  "entries.ndjson line " + std::to_string(entries.size() + 1) +
-                      " has no final newline (truncated file?)");
-    }
-    entries.push_back(data.substr(pos, nl - pos));
-    pos = nl + 1;
+  if (!data.empty() && data.back() != '\n') {
+    const auto complete = static_cast<uint64_t>(std::count(data.begin(), data.end(), '\n'));
+    VerifyReport r;
+    return Fail(r, complete, std::nullopt,
+                "entries.ndjson line " + std::to_string(complete + 1) +
+                    " has no final newline (truncated file?)");
   }
   std::vector<NamedCheckpoint> checkpoints;
   const fs::path cp_dir = root / "checkpoints";
@@ -422,7 +711,8 @@ Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& o
   if (checkpoints.empty()) {
     return Status::NotFound(dir + "/checkpoints holds no signed checkpoint");
   }
-  return VerifyEntries(entries, checkpoints, options);
+  std::vector<Block> blocks = TextBlocks(data);
+  return VerifyBlocks(blocks, checkpoints, options);
 }
 
 Result<VerifyReport> VerifyDataDir(const std::string& dir, const VerifyOptions& options) {

@@ -2,12 +2,19 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <random>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "custody/ledger/bundle.h"
 #include "custody/ledger/checkpoint.h"
+#include "custody/ledger/merkle.h"
+#include "custody/schema/json_canon.h"
 #include "ledger/ledger_test_util.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
@@ -255,6 +262,376 @@ TEST(Verifier, AccessEntryMustNamePrecedingPolicy) {
   ASSERT_OK_AND_ASSIGN(VerifyReport r, VerifyDataDir(dir.File("log"), options));
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.bad_seq, 2u) << r.Summary();
+}
+
+
+// A log built in memory, without the store: fast enough for the hundred
+// thousand entries it takes to cross the verifier's work units (blocks of
+// about 1 MiB of entries.ndjson, chunks of 4096 entries) many times.
+struct MemoryLog {
+  std::vector<std::string> entries;
+  std::vector<NamedCheckpoint> checkpoints;
+  VerifierKey key;
+
+  std::vector<std::string_view> views() const { return {entries.begin(), entries.end()}; }
+  std::string Text() const {
+    std::string text;
+    for (const auto& e : entries) text += e + "\n";
+    return text;
+  }
+  void WriteBundle(const std::string& dir) const { WriteBundle(dir, Text()); }
+  void WriteBundle(const std::string& dir, const std::string& text) const {
+    fs::remove_all(dir);
+    fs::create_directories(fs::path(dir) / "checkpoints");
+    testing::WriteFileOrDie(fs::path(dir) / "entries.ndjson", text);
+    for (const auto& cp : checkpoints) testing::WriteFileOrDie(fs::path(dir) / cp.name, cp.note);
+  }
+};
+
+// Entries for `pending` with a correct chain, and checkpoints signed at
+// every multiple of `every` and at the end.
+MemoryLog MakeLog(const std::vector<PendingEntry>& pending, uint64_t every) {
+  auto key = SigningKey::Generate("test.example/log");
+  EXPECT_TRUE(key.ok());
+  MemoryLog log;
+  log.key = key->verifier();
+  MemoryTree tree;
+  Hash prev = EmptyRoot();
+  for (uint64_t i = 0; i < pending.size(); ++i) {
+    std::string bytes;
+    EncodeEntry(i, prev, pending[i], &bytes);
+    prev = LeafHash(bytes);
+    tree.AppendLeaf(prev);
+    log.entries.push_back(std::move(bytes));
+    if ((i + 1) % every == 0 || i + 1 == pending.size()) {
+      Checkpoint cp{"test.example/log", i + 1, tree.Root(), {}};
+      auto note = SignCheckpoint(cp, *key);
+      EXPECT_TRUE(note.ok());
+      log.checkpoints.push_back({"checkpoints/" + CheckpointFileName(i + 1), *note});
+    }
+  }
+  return log;
+}
+
+MemoryLog MakeNoteLog(uint64_t n, size_t pad, uint64_t every) {
+  return MakeLog(NoteBatch(0, n, pad), every);
+}
+
+VerifyReport VerifyLog(const MemoryLog& log, unsigned threads = 0) {
+  VerifyOptions options;
+  options.key = log.key;
+  options.threads = threads;
+  const auto views = log.views();
+  auto r = VerifyEntries(views, log.checkpoints, options);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : VerifyReport{};
+}
+
+VerifyReport VerifyDir(const std::string& dir, const VerifierKey& key, unsigned threads = 0) {
+  VerifyOptions options;
+  options.key = key;
+  options.threads = threads;
+  auto r = VerifyBundle(dir, options);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : VerifyReport{};
+}
+
+// The indexes of the first entries of the bundle's 1 MiB blocks (where the
+// verifier cuts entries.ndjson), and of the entries either side.
+std::set<uint64_t> AroundBlockStarts(const MemoryLog& log) {
+  std::set<uint64_t> out;
+  uint64_t offset = 0, next_cut = uint64_t{1} << 20;
+  for (uint64_t i = 0; i < log.entries.size(); ++i) {
+    offset += log.entries[i].size() + 1;
+    if (offset >= next_cut) {  // entry i holds byte next_cut - 1: it ends a block
+      for (uint64_t j : {i, i + 1, i + 2}) {
+        if (j < log.entries.size()) out.insert(j);
+      }
+      next_cut = offset + (uint64_t{1} << 20);
+    }
+  }
+  return out;
+}
+
+TEST(VerifierWorkUnits, LargeLogVerifiesAlikeOnAnyThreadCount) {
+  testing::ScopedTempDir dir;
+  const MemoryLog log = MakeNoteLog(12000, 300, 1000);
+  log.WriteBundle(dir.File("b"));
+  ASSERT_GE(AroundBlockStarts(log).size(), 9u);  // at least three block boundaries
+  for (unsigned threads : {1u, 2u, 3u}) {
+    for (const VerifyReport& r :
+         {VerifyLog(log, threads), VerifyDir(dir.File("b"), log.key, threads)}) {
+      ASSERT_TRUE(r.ok) << r.Summary();
+      EXPECT_EQ(r.entries, 12000u);
+      EXPECT_EQ(r.checkpoints, 12u);
+      EXPECT_EQ(r.kinds.at("note"), 12000u);
+      EXPECT_EQ(r.first_time, "2026-05-04T09:00:00.000000Z");
+      EXPECT_EQ(r.last_time, "2026-05-04T09:00:00.011999Z");
+      MemoryTree tree;
+      for (const auto& e : log.entries) tree.AppendLeaf(LeafHash(e));
+      EXPECT_EQ(r.root, tree.Root());
+    }
+  }
+}
+
+TEST(VerifierWorkUnits, TamperingAtBlockAndChunkBoundariesNamesTheSeq) {
+  testing::ScopedTempDir dir;
+  const MemoryLog log = MakeNoteLog(9000, 200, 1000);
+  std::set<uint64_t> targets = AroundBlockStarts(log);
+  for (uint64_t i : {0u, 1u, 4095u, 4096u, 8191u, 8192u, 8998u}) targets.insert(i);
+  for (uint64_t i : targets) {
+    SCOPED_TRACE("entry " + std::to_string(i));
+    // Each tampering, with the seq it must be reported at.
+    std::vector<std::pair<std::vector<std::string>, uint64_t>> cases;
+    auto flipped = log.entries;
+    flipped[i][flipped[i].find("xxxx") + 1] = 'y';  // still canonical: entry i+1's prev fails
+    cases.emplace_back(flipped, i);
+    auto broken = log.entries;
+    broken[i][0] = '[';
+    cases.emplace_back(broken, i);
+    auto deleted = log.entries;
+    deleted.erase(deleted.begin() + static_cast<ptrdiff_t>(i));
+    cases.emplace_back(deleted, i);
+    if (i + 1 < log.entries.size()) {
+      auto swapped = log.entries;
+      std::swap(swapped[i], swapped[i + 1]);
+      cases.emplace_back(swapped, i);
+    }
+    for (auto& [entries, seq] : cases) {
+      MemoryLog tampered = log;
+      tampered.entries = entries;
+      const VerifyReport from_entries = VerifyLog(tampered, 2);
+      EXPECT_FALSE(from_entries.ok);
+      EXPECT_EQ(from_entries.bad_seq, seq) << from_entries.Summary();
+      tampered.WriteBundle(dir.File("b"));
+      const VerifyReport from_bundle = VerifyDir(dir.File("b"), log.key, 2);
+      EXPECT_EQ(from_bundle.Summary(), from_entries.Summary());
+    }
+  }
+}
+
+TEST(VerifierWorkUnits, FirstFailureInLogOrderWinsWhateverFinishesFirst) {
+  testing::ScopedTempDir dir;
+  const MemoryLog log = MakeNoteLog(9000, 200, 1000);
+  MemoryLog two = log;
+  two.entries[8500][0] = '[';
+  two.entries[500][0] = '[';
+  for (unsigned threads : {1u, 2u, 4u}) {
+    EXPECT_EQ(VerifyLog(two, threads).bad_seq, 500u);
+    two.WriteBundle(dir.File("b"));
+    EXPECT_EQ(VerifyDir(dir.File("b"), log.key, threads).bad_seq, 500u);
+  }
+}
+
+TEST(VerifierWorkUnits, CheckpointAndEntryFailuresAreOrderedBySize) {
+  // Checkpoints signed by another key holder over another log of the same
+  // size: the first one is checked after entry 2999.
+  const MemoryLog log = MakeNoteLog(9000, 200, 1000);
+  const MemoryLog other = MakeNoteLog(9000, 201, 1000);
+  MemoryLog forked = log;
+  forked.key = other.key;
+  forked.checkpoints = other.checkpoints;
+  // Keep those from size 3000 on.
+  forked.checkpoints.erase(forked.checkpoints.begin(), forked.checkpoints.begin() + 2);
+  MemoryLog late = forked;
+  late.entries[5000][0] = '[';
+  VerifyReport r = VerifyLog(late, 2);
+  EXPECT_EQ(r.bad_checkpoint, "checkpoints/" + CheckpointFileName(3000)) << r.Summary();
+  EXPECT_EQ(r.bad_seq, 2999u);
+  MemoryLog early = forked;
+  early.entries[2000][0] = '[';
+  r = VerifyLog(early, 2);
+  EXPECT_EQ(r.bad_seq, 2000u) << r.Summary();
+  EXPECT_FALSE(r.bad_checkpoint.has_value());
+}
+
+TEST(VerifierWorkUnits, PolicyPrecedenceAcrossChunks) {
+  std::vector<PendingEntry> pending = NoteBatch(0, 9000, 16);
+  pending[5000].kind = "policy";
+  pending[5000].body =
+      R"({"sha256":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","text":""})";
+  for (size_t i : {6000u, 8999u}) {
+    pending[i].kind = "access";
+    pending[i].decision =
+        R"({"hits":[{"rule":"r"},{"rule":"s"}],"policy_sha256":")" + std::string(64, 'A') + "\"}";
+  }
+  VerifyReport r = VerifyLog(MakeLog(pending, 1000), 2);
+  EXPECT_TRUE(r.ok) << r.Summary();
+  EXPECT_EQ(r.policies, 1u);
+  EXPECT_EQ(r.alerts, 4u);
+  pending[4000] = pending[6000];
+  r = VerifyLog(MakeLog(pending, 1000), 2);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 4000u) << r.Summary();
+  EXPECT_EQ(r.policies, 0u);
+}
+
+TEST(VerifierWorkUnits, ProgressIsReportedDuringThePassFromTheCallingThread) {
+  testing::ScopedTempDir dir;
+  const MemoryLog log = MakeNoteLog(140000, 0, 20000);
+  log.WriteBundle(dir.File("b"));
+  for (unsigned threads : {1u, 2u}) {
+    for (bool bundle : {false, true}) {
+      SCOPED_TRACE(std::to_string(threads) + (bundle ? " bundle" : " entries"));
+      std::vector<std::pair<uint64_t, uint64_t>> calls;
+      bool other_thread = false;
+      const auto caller = std::this_thread::get_id();
+      VerifyOptions options;
+      options.key = log.key;
+      options.threads = threads;
+      options.progress = [&](uint64_t done, uint64_t total) {
+        other_thread |= std::this_thread::get_id() != caller;
+        calls.emplace_back(done, total);
+      };
+      const auto views = log.views();
+      auto r = bundle ? VerifyBundle(dir.File("b"), options)
+                      : VerifyEntries(views, log.checkpoints, options);
+      ASSERT_OK(r);
+      ASSERT_TRUE(r->ok) << r->Summary();
+      EXPECT_FALSE(other_thread);
+      ASSERT_FALSE(calls.empty());
+      EXPECT_EQ(calls.back(), std::make_pair(uint64_t{140000}, uint64_t{140000}));
+      for (size_t k = 0; k + 1 < calls.size(); ++k) {
+        EXPECT_LT(calls[k].first, calls[k].second);
+        EXPECT_LE(calls[k].first, calls[k + 1].first);
+        if (!bundle) {
+          EXPECT_EQ(calls[k].second, 140000u);
+        }
+      }
+      // One thread does every task, so it reports at each 65536 entries.
+      if (threads == 1) {
+        EXPECT_GE(calls.size(), 3u);
+      }
+    }
+  }
+}
+
+// A random, mostly JSON-like body: the verifier's scanner must accept it
+// exactly when it is a canonical JSON object (ParseJson, CanonicalJson).
+std::string RandomBody(std::mt19937& rng) {
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  auto string_text = [&]() {
+    static const char* kPieces[] = {
+        "a", "xyz", "0123456789abcdef", "\\\"", "\\\\", "\\n", "\\t", "\\u001f", "\\u0000",
+        "\\u000a", "\\u0041", "\\u001F", "\\/", "\\x", "\xc3\xa9", "\xe2\x82\xac",
+        "\xf0\x9f\x98\x80", "\xff", "\x80", "\xe2\x82", "\x01", "\x7f", " ", "\x1f"};
+    std::string s = "\"";
+    const size_t parts = pick(6);
+    for (size_t k = 0; k < parts; ++k) {
+      if (pick(3) == 0) s += std::string(pick(40), 'p');  // runs across 8/16-byte steps
+      s += kPieces[pick(std::size(kPieces))];
+    }
+    return s + "\"";
+  };
+  std::function<std::string(int)> value, object;
+  value = [&](int depth) -> std::string {
+    switch (pick(depth > 2 ? 5 : 7)) {
+      case 0: return string_text();
+      case 1: {
+        static const char* kNumbers[] = {
+            "0",   "7",   "-3", "-0", "01", "1.5", "1e3", "9007199254740991", "9007199254740992",
+            "-9007199254740991", "12345678"};
+        return kNumbers[pick(std::size(kNumbers))];
+      }
+      case 2: {
+        static const char* kWords[] = {"true", "false", "null", "tru", "nul"};
+        return kWords[pick(std::size(kWords))];
+      }
+      case 3: return string_text();
+      case 4: return "\"" + std::string(pick(70), 'q') + "\"";
+      case 5: {
+        std::string a = "[";
+        const size_t n = pick(4);
+        for (size_t k = 0; k < n; ++k) a += (k ? "," : "") + value(depth + 1);
+        if (pick(12) == 0) a += ",";
+        return a + "]";
+      }
+      default: return object(depth);
+    }
+  };
+  object = [&](int depth) -> std::string {
+    static const char* kKeys[] = {"a", "b", "ab", "B", "aa", "\xef\xbd\xa1", "\xf0\x9f\x98\x80",
+                                  "\xc3\xa9", "a\\\"b", "a\\\\", "\\u0001", "k"};
+    std::vector<std::string> keys;
+    const size_t n = pick(5);
+    for (size_t k = 0; k < n; ++k) keys.push_back(kKeys[pick(std::size(kKeys))]);
+    if (pick(3) != 0) {  // mostly in canonical order, to get past the keys
+      auto decoded = [](const std::string& k) {
+        auto v = schema::ParseJson("\"" + k + "\"");
+        return v.ok() ? std::string(v->as_string()) : k;
+      };
+      std::sort(keys.begin(), keys.end(), [&](const std::string& x, const std::string& y) {
+        return schema::JsonKeyLess(decoded(x), decoded(y));
+      });
+    }
+    std::string o = "{";
+    for (size_t k = 0; k < keys.size(); ++k) {
+      o += (k ? "," : "") + ("\"" + keys[k] + "\":") + value(depth + 1);
+    }
+    if (pick(15) == 0) o.insert(1, " ");
+    return o + "}";
+  };
+  return object(0);
+}
+
+bool IsCanonicalObject(const std::string& body) {
+  auto parsed = schema::ParseJson(body);
+  if (!parsed.ok() || !parsed->is_object()) return false;
+  auto canon = schema::CanonicalJson(*parsed);
+  return canon.ok() && *canon == body;
+}
+
+TEST(VerifierWorkUnits, ScanAcceptsExactlyTheCanonicalBodies) {
+  testing::ScopedTempDir dir;
+  std::mt19937 rng(20260504);
+  int canonical = 0, rejected = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::vector<PendingEntry> pending = NoteBatch(0, 2, 16);
+    pending[0].body = RandomBody(rng);
+    const MemoryLog log = MakeLog(pending, 2);
+    const bool want = IsCanonicalObject(pending[0].body);
+    (want ? canonical : rejected)++;
+    const VerifyReport r = VerifyLog(log, 1);
+    EXPECT_EQ(r.ok, want) << pending[0].body << "\n" << r.Summary();
+    if (!want) {
+      EXPECT_EQ(r.bad_seq, 0u) << r.Summary();
+    }
+    if (round % 5 == 0) {  // the bundle path scans the entry in the rest of the file
+      log.WriteBundle(dir.File("b"));
+      EXPECT_EQ(VerifyDir(dir.File("b"), log.key, 1).Summary(), r.Summary()) << pending[0].body;
+    }
+  }
+  // The generator reaches both sides.
+  EXPECT_GT(canonical, 200);
+  EXPECT_GT(rejected, 200);
+}
+
+
+TEST(VerifierWorkUnits, LineBreaksOnlyBetweenWholeEntries) {
+  testing::ScopedTempDir dir;
+  const MemoryLog log = MakeNoteLog(6000, 200, 1000);
+  for (uint64_t i : {0u, 2999u, 5999u}) {
+    SCOPED_TRACE("entry " + std::to_string(i));
+    for (const std::string& tail : {std::string("x"), std::string(" "), std::string("{}")}) {
+      MemoryLog tampered = log;
+      tampered.entries[i] += tail;  // bytes after a canonical entry on its line
+      const VerifyReport r = VerifyLog(tampered, 2);
+      EXPECT_EQ(r.bad_seq, i) << r.Summary();
+      EXPECT_NE(r.reason.find("trailing bytes"), std::string::npos) << r.reason;
+      tampered.WriteBundle(dir.File("b"));
+      EXPECT_EQ(VerifyDir(dir.File("b"), log.key, 2).Summary(), r.Summary());
+    }
+    // A raw newline inside an entry cuts it into two bad lines.
+    std::string text = log.Text();
+    size_t at = 0;
+    for (uint64_t k = 0; k < i; ++k) at += log.entries[k].size() + 1;
+    text[text.find("xxxx", at) + 2] = '\n';
+    MemoryLog cut = log;
+    cut.WriteBundle(dir.File("b"), text);
+    const VerifyReport r = VerifyDir(dir.File("b"), log.key, 2);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.bad_seq, i) << r.Summary();
+  }
 }
 
 }  // namespace

@@ -19,8 +19,11 @@
 // verified checkpoints are mutually consistent; a checkpoint signed for a
 // forked log fails (6).
 //
-// Hashing and parsing run on `threads` threads; the chain and tree walk is
-// sequential and cheap.
+// Hashing, parsing, checks 1-3, the checkpoint signatures and the tree's
+// inner nodes run on `threads` threads; a sequential walk then visits only
+// what needs the log's order (failed entries, policy and access entries,
+// checkpoint roots), so the first failure in log order is reported whatever
+// order the threads finish in.
 #ifndef CUSTODY_LEDGER_VERIFIER_H_
 #define CUSTODY_LEDGER_VERIFIER_H_
 
@@ -42,9 +45,14 @@ struct VerifyOptions {
   VerifierKey key;
   // A signed checkpoint from an earlier audit (note text), if any.
   std::optional<std::string> trusted_checkpoint;
-  // Called now and then from the verifying thread with (entries done, total).
+  // Called now and then, from the thread that called Verify*, with (entries
+  // hashed and checked so far, total): every 65536 entries or so while the
+  // threads work (always done < total), then once with (total, total) after
+  // the last entry's checks; a failure found before that skips this call.
+  // VerifyBundle does not count the lines before it starts, so until that
+  // last call its total is an estimate from the bytes read so far.
   std::function<void(uint64_t, uint64_t)> progress;
-  unsigned threads = 0;  // 0: one per core
+  unsigned threads = 0;  // 0: one per core; the calling thread is one of them
 };
 
 // A named signed checkpoint: `name` is how failures refer to it (a file
@@ -85,6 +93,8 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
 // each ending in '\n'), checkpoints/*.txt (signed notes), log.json.
 // IOError / NotFound / InvalidArgument for a bundle that cannot be read
 // (missing files, a line that is not an entry is a verification failure).
+// entries.ndjson is memory-mapped and cut into byte ranges that the threads
+// split into lines as they check them.
 Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& options);
 
 // Verifies a copy of a custodyd ledger directory, opened read-only (no lock
