@@ -1,8 +1,7 @@
 #include "daemon/ingest/query.h"
 
-#include <limits>
-
 #include <boost/json.hpp>
+#include <limits>
 
 #include "custody/ledger/entry.h"
 #include "custody/schema/encoding.h"
@@ -146,10 +145,14 @@ Result<EventPage> QueryEvents(ledger::Ledger& ledger, const Tables& tables,
   size_t examined = 0;
   uint64_t last_examined = below;
   Status error;
+  // As for alerts: once the page is full the walk goes on only to learn
+  // whether another match follows, so a next_cursor never leads to an empty
+  // page (unless the scan budget runs out first).
+  std::optional<uint64_t> full_at;
   auto visit = [&](uint64_t seq) -> bool {
     last_examined = seq;
     if (++examined > kMaxExamined) {
-      page.next_cursor = seq + 1;
+      page.next_cursor = full_at ? *full_at : seq + 1;
       return false;
     }
     auto bytes = view.Entry(seq);
@@ -163,15 +166,17 @@ Result<EventPage> QueryEvents(ledger::Ledger& ledger, const Tables& tables,
       return false;
     }
     if (entry->kind != "access" || !Matches(entry->body.as_object(), query)) return true;
-    page.entries.emplace_back(*bytes);
-    if (page.entries.size() == query.limit) {
-      if (seq > 0) page.next_cursor = seq;
+    if (full_at) {
+      page.next_cursor = *full_at;
       return false;
     }
+    page.entries.emplace_back(*bytes);
+    if (page.entries.size() == query.limit) full_at = seq;
     return true;
   };
   if (query.subject_ref) {
-    CUSTODY_RETURN_IF_ERROR(WalkSubjectIndex(view, tables.idx_subject, *query.subject_ref, below, visit));
+    CUSTODY_RETURN_IF_ERROR(
+        WalkSubjectIndex(view, tables.idx_subject, *query.subject_ref, below, visit));
   } else if (auto index = ChooseIndex(tables, query)) {
     CUSTODY_RETURN_IF_ERROR(WalkIndex(view, index->first, index->second, below, visit));
   } else {
