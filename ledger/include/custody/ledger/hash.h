@@ -4,10 +4,10 @@
 //   leaf hash   = SHA-256(0x00 || entry bytes)
 //   node hash   = SHA-256(0x01 || left || right)
 //
-// SHA-256 comes from OpenSSL's EVP interface, which uses SHA-NI / AVX2 where
-// the CPU has them (about 4x libsodium's portable code on this project's
-// machines). Thread safety: every function is safe to call from any thread;
-// each thread keeps its own digest context.
+// SHA-256 comes from OpenSSL's libcrypto, which uses SHA-NI / AVX2 where the
+// CPU has them (about 4x libsodium's portable code on this project's
+// machines). Thread safety: every function is safe to call from any thread
+// (no shared state).
 #ifndef CUSTODY_LEDGER_HASH_H_
 #define CUSTODY_LEDGER_HASH_H_
 
