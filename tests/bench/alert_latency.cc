@@ -22,10 +22,6 @@
 // ingest throughput achieved and the receipt latency, so one run with and
 // one without --policy compare the policy's cost at the same load (without
 // a policy there are no alerts). Figures only; no assertions.
-#include <openssl/evp.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,10 +41,14 @@
 #include <unordered_map>
 #include <vector>
 
-extern char** environ;
+#include "spawn_custodyd.h"
 
 namespace {
 
+using custody::bench::Percentile;
+using custody::bench::SpawnCustodyd;
+using custody::bench::SpawnedDaemon;
+using custody::bench::StopCustodyd;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -234,75 +234,6 @@ asio::awaitable<void> RunConnection(const Options& o, uint16_t port, const std::
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
-template <class T>
-double Percentile(std::vector<T>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return static_cast<double>(v[k]);
-}
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
-
-pid_t Spawn(const Options& o, const std::string& token, uint16_t hook_port, std::string* dir,
-            uint16_t* port) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/custody-alert-latency-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr) {
-    std::perror("mkdtemp");
-    std::exit(2);
-  }
-  *dir = templ;
-  std::ofstream cfg(templ + "/custodyd.toml");
-  cfg << "listen = \"127.0.0.1:0\"\n"
-      << "data_dir = \"" << templ << "/data\"\n"
-      << "origin = \"alert-latency.example/log\"\n"
-      << "log_level = \"warn\"\n";
-  if (!o.policy.empty()) cfg << "policy = \"" << o.policy << "\"\n";
-  cfg << "[[token]]\nname = \"bench\"\nrole = \"producer\"\nsha256 = \"" << Sha256Hex(token)
-      << "\"\n"
-      << "[[alert_sink]]\nname = \"bench-hook\"\ntype = \"webhook\"\n"
-      << "url = \"http://127.0.0.1:" << hook_port << "/alerts\"\n"
-      << "timeout_ms = 2000\ninitial_backoff_ms = 10\nmax_backoff_ms = 1000\n";
-  cfg.close();
-  const std::string config = templ + "/custodyd.toml", port_file = templ + "/port";
-  std::string exe = o.spawn;
-  char* argv[] = {exe.data(),
-                  const_cast<char*>("--config"),
-                  const_cast<char*>(config.c_str()),
-                  const_cast<char*>("--port-file"),
-                  const_cast<char*>(port_file.c_str()),
-                  nullptr};
-  pid_t pid;
-  if (posix_spawn(&pid, o.spawn.c_str(), nullptr, nullptr, argv, environ) != 0) {
-    std::perror("spawn custodyd");
-    std::exit(2);
-  }
-  for (int i = 0; i < 300; ++i) {
-    std::ifstream pf(port_file);
-    int p = 0;
-    if (pf >> p && p > 0) {
-      *port = static_cast<uint16_t>(p);
-      return pid;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::fprintf(stderr, "alert-latency: custodyd did not start (no port file)\n");
-  ::kill(pid, SIGKILL);
-  std::exit(2);
-}
-
 [[noreturn]] void Usage() {
   std::fprintf(
       stderr,
@@ -354,9 +285,12 @@ int main(int argc, char** argv) {
   std::thread hook_thread([&] { hook_io.run(); });
 
   const std::string token = "alert-latency-producer-token";
-  std::string dir;
-  uint16_t port = 0;
-  const pid_t child = Spawn(o, token, hook_port, &dir, &port);
+  const SpawnedDaemon child = SpawnCustodyd(
+      o.spawn, "custody-alert-latency", token, o.policy,
+      "[[alert_sink]]\nname = \"bench-hook\"\ntype = \"webhook\"\nurl = \"http://127.0.0.1:" +
+          std::to_string(hook_port) +
+          "/alerts\"\ntimeout_ms = 2000\ninitial_backoff_ms = 10\nmax_backoff_ms = 1000\n");
+  const uint16_t port = child.port;
   std::printf(
       "custody-alert-latency: %.0f events/s paced for %d s, %d connections x %d events/request, "
       "alert fraction %.4f, %s\n",
@@ -445,16 +379,8 @@ int main(int argc, char** argv) {
   }
   std::fflush(stdout);
 
-  std::ifstream status("/proc/" + std::to_string(child) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmHWM", 0) == 0) std::printf("custodyd %s\n", line.c_str());
-  }
-  ::kill(child, SIGTERM);
-  int st = 0;
-  ::waitpid(child, &st, 0);
+  StopCustodyd(child);  // reports the daemon's memory first
   hook_io.stop();
   hook_thread.join();
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
   return 0;
 }

@@ -12,33 +12,33 @@
 //           of B events (default 1000).
 // With --spawn the program creates a temporary data dir and config, starts
 // custodyd on 127.0.0.1:0, runs the loads, and stops it with SIGTERM.
-#include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <openssl/evp.h>
-
-extern char** environ;
+#include "spawn_custodyd.h"
 
 namespace {
 
+using custody::bench::Percentile;
+using custody::bench::SpawnCustodyd;
+using custody::bench::SpawnedDaemon;
+using custody::bench::StopCustodyd;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -61,8 +61,10 @@ struct Options {
 
 std::string Event(const std::string& id, uint64_t n) {
   // ~450 bytes: a realistic access event with two categories and a subject id.
-  return R"({"event_id":")" + id + R"(","time":"2026-05-04T09:00:00Z","activity":"read",)"
-         R"("actor":{"type":"service","id":"crm-sync-)" + std::to_string(n % 50) +
+  return R"({"event_id":")" + id +
+         R"(","time":"2026-05-04T09:00:00Z","activity":"read",)"
+         R"("actor":{"type":"service","id":"crm-sync-)" +
+         std::to_string(n % 50) +
          R"(","country":"US"},"target":{"system":"us-crm","type":"database","id":"users",)"
          R"("country":"US"},"data":{"categories":["contact.email","identity.name"],)"
          R"("record_count":1},"subjects":{"count":1,"jurisdictions":{"US":1},"ids":["user:)" +
@@ -108,8 +110,8 @@ asio::awaitable<void> RunConnection(const Options& o, int conn, bool batch,
     co_await http::async_write(stream, req, asio::use_awaitable);
     http::response<http::string_body> res;
     co_await http::async_read(stream, buffer, res, asio::use_awaitable);
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                        SteadyClock::now() - start).count();
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count();
     ++stats->requests;
     if (res.result() == http::status::ok) {
       stats->events += per_request;
@@ -126,19 +128,13 @@ asio::awaitable<void> RunConnection(const Options& o, int conn, bool batch,
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
-double Percentile(std::vector<uint32_t>& v, double p) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k] / 1000.0;
-}
-
 void RunLoad(const Options& o, bool batch) {
   const int conns = batch ? o.batch_connections : o.connections;
   asio::io_context io(o.threads);
   std::vector<Stats> stats(conns);
   const std::string run_id =
-      (batch ? "b" : "s") + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+      (batch ? "b" : "s") +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   const auto start = SteadyClock::now();
   const auto deadline = start + std::chrono::seconds(o.seconds);
   for (int c = 0; c < conns; ++c) {
@@ -170,65 +166,11 @@ void RunLoad(const Options& o, bool batch) {
       "%-6s conns=%-3d events/request=%-5d %9.0f events/s  %8.0f requests/s  "
       "ack latency p50=%.2f ms p99=%.2f ms p999=%.2f ms  (%llu events, %llu errors, %llu x 503)\n",
       batch ? "batch" : "single", conns, batch ? o.batch_size : 1, total.events / secs,
-      total.requests / secs, Percentile(total.latency_us, 0.50), Percentile(total.latency_us, 0.99),
-      Percentile(total.latency_us, 0.999), static_cast<unsigned long long>(total.events),
-      static_cast<unsigned long long>(total.errors),
+      total.requests / secs, Percentile(total.latency_us, 0.50) / 1000,
+      Percentile(total.latency_us, 0.99) / 1000, Percentile(total.latency_us, 0.999) / 1000,
+      static_cast<unsigned long long>(total.events), static_cast<unsigned long long>(total.errors),
       static_cast<unsigned long long>(total.rejected_503));
   std::fflush(stdout);
-}
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(s.data(), s.size(), md, &n, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
-}
-
-// Starts custodyd on a fresh temp data dir; returns its pid and fills o.port.
-pid_t Spawn(Options& o, std::string* dir) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/custody-loadgen-XXXXXX";
-  if (mkdtemp(templ.data()) == nullptr) {
-    std::perror("mkdtemp");
-    std::exit(2);
-  }
-  *dir = templ;
-  o.token = "loadgen-producer-token";
-  std::ofstream cfg(templ + "/custodyd.toml");
-  cfg << "listen = \"127.0.0.1:0\"\n"
-      << "data_dir = \"" << templ << "/data\"\n"
-      << "origin = \"loadgen.example/log\"\n"
-      << "log_level = \"warn\"\n";
-  if (!o.policy.empty()) cfg << "policy = \"" << o.policy << "\"\n";
-  cfg << "[[token]]\nname = \"loadgen\"\nrole = \"producer\"\nsha256 = \"" << Sha256Hex(o.token)
-      << "\"\n";
-  cfg.close();
-  const std::string config = templ + "/custodyd.toml", port_file = templ + "/port";
-  char* argv[] = {o.spawn.data(), const_cast<char*>("--config"), const_cast<char*>(config.c_str()),
-                  const_cast<char*>("--port-file"), const_cast<char*>(port_file.c_str()), nullptr};
-  pid_t pid;
-  if (posix_spawn(&pid, o.spawn.c_str(), nullptr, nullptr, argv, environ) != 0) {
-    std::perror("spawn custodyd");
-    std::exit(2);
-  }
-  for (int i = 0; i < 300; ++i) {
-    std::ifstream pf(port_file);
-    int port = 0;
-    if (pf >> port && port > 0) {
-      o.port = static_cast<uint16_t>(port);
-      return pid;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  std::fprintf(stderr, "loadgen: custodyd did not start (no port file)\n");
-  ::kill(pid, SIGKILL);
-  std::exit(2);
 }
 
 void Usage() {
@@ -277,29 +219,17 @@ int main(int argc, char** argv) {
       Usage();
     }
   }
-  pid_t child = 0;
-  std::string dir;
-  if (!o.spawn.empty()) child = Spawn(o, &dir);
+  std::optional<SpawnedDaemon> child;
+  if (!o.spawn.empty()) {
+    o.token = "loadgen-producer-token";
+    child = SpawnCustodyd(o.spawn, "custody-loadgen", o.token, o.policy);
+    o.port = child->port;
+  }
   if (o.port == 0 || o.token.empty()) Usage();
   std::printf("custody-loadgen: %s:%u, %d s per mode%s\n", o.host.c_str(), o.port, o.seconds,
               o.policy.empty() ? "" : (", policy " + o.policy).c_str());
   if (o.mode == "single" || o.mode == "both") RunLoad(o, false);
   if (o.mode == "batch" || o.mode == "both") RunLoad(o, true);
-  if (child != 0) {
-    // Report the daemon's memory before stopping it.
-    std::ifstream status("/proc/" + std::to_string(child) + "/status");
-    for (std::string line; std::getline(status, line);) {
-      if (line.rfind("VmHWM", 0) == 0 || line.rfind("VmRSS", 0) == 0) {
-        std::printf("custodyd %s\n", line.c_str());
-      }
-    }
-    std::error_code ec;
-    const auto bytes = std::filesystem::file_size(dir + "/data/ledger/data.mdb", ec);
-    if (!ec) std::printf("custodyd data.mdb %.1f MiB\n", bytes / 1048576.0);
-    ::kill(child, SIGTERM);
-    int st = 0;
-    ::waitpid(child, &st, 0);
-    std::filesystem::remove_all(dir, ec);
-  }
+  if (child) StopCustodyd(*child);  // reports the daemon's memory first
   return 0;
 }

@@ -53,6 +53,35 @@ class AlertsTest : public ::testing::Test {
     router.CommitBatch();
   }
 
+  // A file sink on dir_/alerts.ndjson with its dispatcher running.
+  struct FileSinkRig {
+    explicit FileSinkRig(AlertsTest& t)
+        : test(t),
+          config(Config(t)),
+          router(config, &t.tables_),
+          dispatcher(t.ledger_.get(), &t.tables_, config, &t.registry_) {
+      dispatcher.Start();
+    }
+    static AlertsConfig Config(AlertsTest& t) {
+      AlertsConfig c;
+      SinkConfig file = Sink("file", SinkType::kFile);
+      file.path = t.dir_.File("alerts.ndjson");
+      c.sinks = {file};
+      return c;
+    }
+    // Records `n` alerts of `actor` and waits until the outbox is empty.
+    void Deliver(int n, const std::string& actor) {
+      test.RecordAlerts(router, n, actor, schema::SystemClock::Default()->Now());
+      dispatcher.Notify();
+      for (int i = 0; i < 200 && !test.Outbox().empty(); ++i) std::this_thread::sleep_for(10ms);
+      EXPECT_TRUE(test.Outbox().empty());
+    }
+    AlertsTest& test;
+    AlertsConfig config;
+    Router router;
+    Dispatcher dispatcher;
+  };
+
   std::vector<std::string> Outbox() {
     std::vector<std::string> keys;
     auto view = std::move(ledger_->Read()).value();
@@ -169,46 +198,28 @@ TEST_F(AlertsTest, WebhookDownThenSlowThenUpDeliversEveryAlertAcrossRestart) {
   EXPECT_GT(registry_.Render().find("custody_alert_delivery_failures_total{sink=\"hook\"}"), 0u);
 }
 
+size_t LineCount(const std::string& path) {
+  const std::string text = testing::ReadFileOrDie(path);
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
 TEST_F(AlertsTest, FileSinkAppendsNdjson) {
-  AlertsConfig config;
-  SinkConfig file = Sink("file", SinkType::kFile);
-  file.path = dir_.File("alerts.ndjson");
-  config.sinks = {file};
-  Router router(config, &tables_);
-  Dispatcher dispatcher(ledger_.get(), &tables_, config, &registry_);
-  dispatcher.Start();
-  RecordAlerts(router, 2, "a", schema::SystemClock::Default()->Now());
-  dispatcher.Notify();
-  for (int i = 0; i < 100 && !Outbox().empty(); ++i) std::this_thread::sleep_for(10ms);
-  dispatcher.Stop();
-  const std::string text = testing::ReadFileOrDie(dir_.File("alerts.ndjson"));
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
+  FileSinkRig rig(*this);
+  rig.Deliver(2, "a");
+  rig.dispatcher.Stop();
+  EXPECT_EQ(LineCount(dir_.File("alerts.ndjson")), 2u);
 }
 
 TEST_F(AlertsTest, FileSinkReopensItsFileAfterRotation) {
-  AlertsConfig config;
-  SinkConfig file = Sink("file", SinkType::kFile);
-  file.path = dir_.File("alerts.ndjson");
-  config.sinks = {file};
-  Router router(config, &tables_);
-  Dispatcher dispatcher(ledger_.get(), &tables_, config, &registry_);
-  dispatcher.Start();
-  auto deliver = [&](int n, const std::string& actor) {
-    RecordAlerts(router, n, actor, schema::SystemClock::Default()->Now());
-    dispatcher.Notify();
-    for (int i = 0; i < 200 && !Outbox().empty(); ++i) std::this_thread::sleep_for(10ms);
-    EXPECT_TRUE(Outbox().empty());
-  };
-  deliver(2, "a");
+  FileSinkRig rig(*this);
+  rig.Deliver(2, "a");
   // logrotate: move the file away, then SIGHUP (ReopenFiles).
   std::filesystem::rename(dir_.File("alerts.ndjson"), dir_.File("alerts.ndjson.1"));
-  dispatcher.ReopenFiles();
-  deliver(3, "b");
-  dispatcher.Stop();
-  const std::string old_text = testing::ReadFileOrDie(dir_.File("alerts.ndjson.1"));
-  const std::string new_text = testing::ReadFileOrDie(dir_.File("alerts.ndjson"));
-  EXPECT_EQ(std::count(old_text.begin(), old_text.end(), '\n'), 2);
-  EXPECT_EQ(std::count(new_text.begin(), new_text.end(), '\n'), 3);
+  rig.dispatcher.ReopenFiles();
+  rig.Deliver(3, "b");
+  rig.dispatcher.Stop();
+  EXPECT_EQ(LineCount(dir_.File("alerts.ndjson.1")), 2u);
+  EXPECT_EQ(LineCount(dir_.File("alerts.ndjson")), 3u);
 }
 
 TEST(AlertsConfig, ValidationNamesTheSink) {

@@ -5,6 +5,7 @@
 
 #include "custody/schema/encoding.h"
 #include "testing/status_matchers.h"
+#include "tests/daemon/token_test_util.h"
 
 namespace custody::daemon {
 namespace {
@@ -12,14 +13,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-TokenConfig Token(std::string name, Role role, std::string_view secret) {
-  TokenConfig t;
-  t.name = std::move(name);
-  t.role = role;
-  auto bytes = schema::HexDecode(TokenSha256Hex(secret));
-  std::copy(bytes->begin(), bytes->end(), t.sha256.begin());
-  return t;
-}
+using test::Token;
 
 std::vector<TokenConfig> Tokens() {
   return {Token("chat", Role::kProducer, "p-secret"),

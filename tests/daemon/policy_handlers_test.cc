@@ -16,6 +16,7 @@
 #include "testing/paths.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
+#include "tests/daemon/token_test_util.h"
 
 namespace custody::daemon {
 namespace {
@@ -27,14 +28,7 @@ using ::testing::HasSubstr;
 constexpr const char* kReader = "r-secret";
 constexpr const char* kAdmin = "a-secret";
 
-TokenConfig Token(std::string name, Role role, std::string_view secret) {
-  TokenConfig t;
-  t.name = std::move(name);
-  t.role = role;
-  const ledger::Hash h = ledger::Sha256(secret);
-  std::copy(h.begin(), h.end(), t.sha256.begin());
-  return t;
-}
+using test::Token;
 
 const char* kApproval = R"({"approval_id":"APR-1","granted_by":"dpo","legal_basis":"SCC",
   "scope":{"actor_countries":["ie"]},"valid_from":"2026-01-01T00:00:00Z",

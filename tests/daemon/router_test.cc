@@ -14,6 +14,7 @@
 #include "daemon/server/no_policy_decider.h"
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
+#include "tests/daemon/token_test_util.h"
 
 namespace custody::daemon {
 namespace {
@@ -26,14 +27,7 @@ constexpr const char* kProducer = "p-secret";
 constexpr const char* kReader = "r-secret";
 constexpr const char* kAdmin = "a-secret";
 
-TokenConfig Token(std::string name, Role role, std::string_view secret) {
-  TokenConfig t;
-  t.name = std::move(name);
-  t.role = role;
-  const ledger::Hash h = ledger::Sha256(secret);
-  std::copy(h.begin(), h.end(), t.sha256.begin());
-  return t;
-}
+using test::Token;
 
 std::string Event(const std::string& id, const std::string& subject = "user:1001") {
   return R"({"event_id":")" + id +
