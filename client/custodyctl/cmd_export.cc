@@ -215,8 +215,8 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
     CUSTODY_RETURN_IF_ERROR(
         WriteFileAtomic((cps / ledger::CheckpointFileName(trusted->size)).string(), trusted_note));
   }
-  CUSTODY_RETURN_IF_ERROR(
-      ledger::WriteBundleLogJson(opt.out, signed_cp.cp.origin, signed_cp.key.ToString(), size));
+  CUSTODY_RETURN_IF_ERROR(ledger::WriteBundleLog(
+      opt.out, {signed_cp.cp.origin, signed_cp.key.ToString(), size, ledger::LogPrefix{}}));
 
   if (ctx.format() != Format::kTable) {
     json::object o;

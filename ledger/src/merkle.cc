@@ -117,6 +117,19 @@ Result<CompactRange> CompactRange::Load(uint64_t size, NodeReader& nodes) {
   return range;
 }
 
+Result<CompactRange> CompactRange::FromHashes(uint64_t size, std::vector<Hash> hashes) {
+  const auto want = static_cast<size_t>(std::popcount(size));
+  if (hashes.size() != want) {
+    return Status::InvalidArgument("a compact range of " + std::to_string(size) + " leaves has " +
+                                   std::to_string(want) + " hashes, not " +
+                                   std::to_string(hashes.size()));
+  }
+  CompactRange range;
+  range.size_ = size;
+  range.hashes_ = std::move(hashes);
+  return range;
+}
+
 void CompactRange::Append(const Hash& leaf, const NodeVisitor& visit) {
   uint64_t index = size_;
   uint32_t level = 0;

@@ -8,12 +8,15 @@
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
+#include <chrono>
 
 #include "custody/ledger/merkle.h"
 #include "lmdb_util.h"
 
 namespace custody::ledger {
+namespace perf { std::atomic<int64_t> begin_ns{0}, sign_ns{0}, commit_ns{0}; }
 namespace {
+inline int64_t PerfNow() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
 constexpr char kKeyFile[] = "signing.key";
 constexpr char kProducerSelf[] = "custodyd";
@@ -538,6 +541,13 @@ Result<Hash> ReadView::RootAt(uint64_t size) {
   return ledger::RootAt(size, reader);
 }
 
+Result<CompactRange> ReadView::CompactRangeAt(uint64_t size) {
+  CUSTODY_RETURN_IF_ERROR(CheckSize(size, size_));
+  LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->entries, impl_->ledger->nodes,
+                        impl_->ledger->first_stored_level);
+  return CompactRange::Load(size, reader);
+}
+
 Result<std::vector<Hash>> ReadView::InclusionProof(uint64_t index, uint64_t size) {
   CUSTODY_RETURN_IF_ERROR(CheckSize(size, size_));
   LmdbNodeReader reader(impl_->txn.get(), impl_->ledger->entries, impl_->ledger->nodes,
@@ -621,7 +631,9 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
       WriteTxn::State st;
       st.ledger = &im;
       MDB_txn* raw = nullptr;
+      int64_t p0 = PerfNow();
       CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_txn_begin(im.env, nullptr, 0, &raw), "begin write"));
+      perf::begin_ns += PerfNow() - p0;
       st.txn = TxnHandle(raw);
       {
         std::lock_guard state_lock(im.state_mu);
@@ -643,7 +655,9 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
       info.root = st.range.Root();
       if (info.size != st.first_seq) {
         Checkpoint cp{im.origin, info.size, info.root, {}};
+        int64_t p1 = PerfNow();
         CUSTODY_ASSIGN_OR_RETURN(info.checkpoint, SignCheckpoint(cp, *im.key));
+        perf::sign_ns += PerfNow() - p1;
         const size_t key = info.size;
         MDB_val k = IntKey(&key), v = ToVal(info.checkpoint);
         Status put = st.Check(mdb_put(st.txn.get(), im.checkpoints, &k, &v, MDB_APPEND),
@@ -651,7 +665,9 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
         if (st.map_full) grow = true;
         CUSTODY_RETURN_IF_ERROR(put);
       }
+      int64_t p2 = PerfNow();
       const int rc = st.txn.CommitRaw();
+      perf::commit_ns += PerfNow() - p2;
       if (rc == MDB_MAP_FULL) {
         grow = true;
         return FromMdb(rc, "commit");

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "custody/ledger/bundle.h"
 #include "custody/ledger/checkpoint.h"
 #include "custody/ledger/entry.h"
 #include "custody/ledger/merkle.h"
@@ -62,6 +63,9 @@ struct Block {
   std::string_view text;
   std::span<const std::string_view> lines;
   std::optional<std::string_view> before;
+  // The block's first entry is the first of a bundle that starts after seq
+  // 0: there is no entry before it to check its prev against.
+  bool prev_unknown = false;
 
   // Results.
   uint64_t first = 0;  // index of the first entry; for text, set after phase 1
@@ -141,7 +145,7 @@ void Inspect(std::string_view entry, const Status& scanned, const ScannedEntry& 
     }
     if (e.seq - k != b->origin) {
       note(Notable::What::kBadSeq).seq = e.seq;
-    } else if (e.prev != *prev_leaf) {
+    } else if (e.prev != *prev_leaf && !(k == 0 && b->prev_unknown)) {
       note(Notable::What::kBadPrev);
     } else {
       CountKind(b, e.kind);
@@ -301,9 +305,12 @@ std::string ReceivedAt(std::string_view bytes) {
 // log order, phase 1 inputs set) against `checkpoints`.
 Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
                                   std::span<const NamedCheckpoint> checkpoints,
-                                  const VerifyOptions& options) {
+                                  const VerifyOptions& options, const LogPrefix* prefix) {
   if (options.key.name.empty()) return Status::InvalidArgument("a verifier key is required");
   VerifyReport report;
+  const uint64_t base = prefix == nullptr ? 0 : prefix->first_seq;
+  report.first_seq = base;
+  if (base > 0 && !blocks.empty()) blocks.front().prev_unknown = true;
 
   // The trusted checkpoint is opened first so that a bad one spares the
   // entries; a failure of the log's own checkpoints still comes first.
@@ -393,14 +400,61 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
     return Fail(report, std::nullopt, "trusted",
                 "trusted checkpoint does not verify: " + trusted_error->message());
   }
+  if (trusted && trusted->cp.size < base) {
+    return Status::InvalidArgument(
+        "the trusted checkpoint covers " + std::to_string(trusted->cp.size) +
+        " entries but the bundle starts at seq " + std::to_string(base) +
+        ": it cannot show the log extends it; verify a bundle exported --from " +
+        std::to_string(trusted->cp.size) + " or earlier");
+  }
+  for (const ParsedCheckpoint& p : cps) {
+    if (p.cp.size >= base) break;
+    return Fail(report, std::nullopt, p.name,
+                "checkpoint covers " + std::to_string(p.cp.size) +
+                    " entries but the bundle starts at seq " + std::to_string(base) +
+                    ": the entries it covers are not in the bundle");
+  }
 
-  // Where each block starts, then phase 2.
-  uint64_t n = 0;
+  // What the bundle says about the entries before it: the policies first
+  // (their proofs are checked once the final root is known).
+  std::set<Hash> policies;
+  std::optional<CompactRange> prefix_range;
+  if (base > 0) {
+    auto range = CompactRange::FromHashes(base, prefix->range);
+    if (!range.ok()) {
+      return Fail(report, std::nullopt, std::nullopt,
+                  "log.json prefix: " + range.status().message());
+    }
+    prefix_range = std::move(range).value();
+    ScannedEntry scratch;
+    for (size_t k = 0; k < prefix->policies.size(); ++k) {
+      const LogPrefix::PriorPolicy& p = prefix->policies[k];
+      const std::string where = "prior-policies.ndjson line " + std::to_string(k + 1) + ": ";
+      Hash sha{};
+      if (Status st = ScanEntry(p.entry, &scratch); !st.ok()) {
+        return Fail(report, p.seq, std::nullopt, where + st.message());
+      }
+      if (scratch.seq != p.seq || p.seq >= base || scratch.kind != "policy" ||
+          !DecodeHexHash(scratch.body_sha256, &sha)) {
+        return Fail(report, p.seq, std::nullopt,
+                    where + "not a policy entry with seq " + std::to_string(p.seq) +
+                        " before the bundle's first seq " + std::to_string(base) +
+                        " (kind " + std::string(scratch.kind) + ", seq " +
+                        std::to_string(scratch.seq) + ")");
+      }
+      policies.insert(sha);
+      ++report.prior_policies;
+    }
+  }
+
+  // Where each block starts, then phase 2 (for a whole log: a bundle that
+  // starts later extends its prefix's compact range one leaf at a time).
+  uint64_t n = base;
   for (Block& b : blocks) {
     b.first = n;
     n += b.leaves.size();
   }
-  std::vector<Chunk> chunks((n + kChunk - 1) / kChunk);
+  std::vector<Chunk> chunks(base > 0 ? 0 : (n + kChunk - 1) / kChunk);
   RunTasks(
       options.threads, chunks.size(), [&](size_t c) { BuildChunk(c, n, blocks, &chunks[c]); },
       [] {});
@@ -409,11 +463,26 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
     if (c.levels.size() > kChunkLevels) upper.AppendLeaf(c.levels[kChunkLevels][0]);
   }
   ChunkNodes nodes(blocks, n, chunks, upper);
+  // The root at `size` (base <= size <= n; sizes asked in increasing order
+  // when there is a prefix).
+  auto block_it = blocks.cbegin();
+  uint64_t within = 0;
+  auto root_at = [&](uint64_t size) -> Result<Hash> {
+    if (!prefix_range) return RootAt(size, nodes);
+    while (prefix_range->size() < size) {
+      while (within == block_it->leaves.size()) {
+        ++block_it;
+        within = 0;
+      }
+      prefix_range->Append(block_it->leaves[within++], nullptr);
+    }
+    if (prefix_range->size() != size) return Status::Internal("roots asked out of order");
+    return prefix_range->Root();
+  };
 
   // Sequential walk over the notable entries and the checkpoints, in log
   // order: a checkpoint of size s is checked after entry s-1 and before
   // entry s.
-  std::set<Hash> policies;
   const Hash* last_policy = nullptr;  // the last one an access entry named (most name the same)
   size_t next_cp = 0;
   bool trusted_checked = !trusted;
@@ -422,7 +491,7 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
   auto check_checkpoints = [&](uint64_t size) -> std::optional<VerifyReport> {
     Hash root = EmptyRoot();
     if (size > 0) {
-      auto r = RootAt(size, nodes);
+      auto r = root_at(size);
       if (!r.ok()) return Fail(report, size - 1, std::nullopt, r.status().message());
       root = *r;
     }
@@ -470,7 +539,7 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
       case Notable::What::kBadEnvelope: return Fail(report, i, std::nullopt, b.errors[e.seq]);
       case Notable::What::kBadSeq:
         return Fail(report, i, std::nullopt,
-                    "line " + std::to_string(i + 1) + " holds seq " + std::to_string(e.seq) +
+                    "line " + std::to_string(i - base + 1) + " holds seq " + std::to_string(e.seq) +
                         ", expected " + std::to_string(i) +
                         ": entries are missing, duplicated or out of order");
       case Notable::What::kBadPrev:
@@ -539,16 +608,29 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
   if (checkpoints.empty() && n > 0) {
     return Fail(report, std::nullopt, std::nullopt, "no signed checkpoint covers the log");
   }
-  report.entries = n;
+  report.entries = n - base;
   if (n > 0) {
-    CUSTODY_ASSIGN_OR_RETURN(report.root, RootAt(n, nodes));
+    CUSTODY_ASSIGN_OR_RETURN(report.root, root_at(n));
   } else {
     report.root = EmptyRoot();
+  }
+  if (prefix != nullptr) {
+    for (size_t k = 0; k < prefix->policies.size(); ++k) {
+      const LogPrefix::PriorPolicy& p = prefix->policies[k];
+      if (Status st = VerifyInclusion(p.seq, n, LeafHash(p.entry), p.proof, report.root);
+          !st.ok()) {
+        return Fail(report, p.seq, std::nullopt,
+                    "prior-policies.ndjson line " + std::to_string(k + 1) +
+                        ": the policy entry is not in the log at seq " + std::to_string(p.seq) +
+                        ": its inclusion proof does not lead to the root at size " +
+                        std::to_string(n) + " (" + st.message() + ")");
+      }
+    }
   }
   for (const Block& b : blocks) {
     for (const auto& [kind, count] : b.kinds) report.kinds[kind] += count;
   }
-  if (n > 0) {
+  if (n > base) {
     auto nonempty = [](const Block& b) { return !b.leaves.empty(); };
     report.first_time =
         ReceivedAt(std::find_if(blocks.begin(), blocks.end(), nonempty)->first_entry);
@@ -570,22 +652,28 @@ std::string VerifyReport::Summary() const {
     out << reason;
     return out.str();
   }
-  out << "OK: " << entries << " entries, " << checkpoints << " checkpoints (latest covers "
-      << latest_checkpoint_size << "), " << policies << " policies, " << alerts << " alerts";
+  out << "OK: " << entries << " entries";
+  if (first_seq > 0 && entries > 0) {
+    out << " (seq " << first_seq << ".." << first_seq + entries - 1 << ")";
+  }
+  out << ", " << checkpoints << " checkpoints (latest covers " << latest_checkpoint_size << "), "
+      << policies << " policies";
+  if (prior_policies > 0) out << " (+" << prior_policies << " before the bundle)";
+  out << ", " << alerts << " alerts";
   if (!first_time.empty()) out << ", " << first_time << " .. " << last_time;
   return out.str();
 }
 
 Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
                                    std::span<const NamedCheckpoint> checkpoints,
-                                   const VerifyOptions& options) {
+                                   const VerifyOptions& options, const LogPrefix* prefix) {
   std::vector<Block> blocks((entries.size() + kChunk - 1) / kChunk);
   for (size_t c = 0; c < blocks.size(); ++c) {
     const size_t first = c * kChunk;
     blocks[c].lines = entries.subspan(first, std::min<size_t>(kChunk, entries.size() - first));
     if (first > 0) blocks[c].before = entries[first - 1];
   }
-  return VerifyBlocks(blocks, checkpoints, options);
+  return VerifyBlocks(blocks, checkpoints, options, prefix);
 }
 
 namespace {
@@ -686,12 +774,20 @@ Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& o
   const fs::path root(dir);
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return Status::NotFound(dir + " is not a directory");
+  // log.json is optional for a whole log; a bundle that starts later needs
+  // what it says about the entries before it.
+  std::optional<BundleLog> log;
+  if (fs::exists(root / "log.json", ec)) {
+    CUSTODY_ASSIGN_OR_RETURN(log, ReadBundleLog(dir));
+  }
+  const LogPrefix* prefix = log && log->prefix.first_seq > 0 ? &log->prefix : nullptr;
   CUSTODY_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open((root / "entries.ndjson").string()));
   const std::string_view data = file.view();
   if (!data.empty() && data.back() != '\n') {
     const auto complete = static_cast<uint64_t>(std::count(data.begin(), data.end(), '\n'));
     VerifyReport r;
-    return Fail(r, complete, std::nullopt,
+    r.first_seq = prefix == nullptr ? 0 : prefix->first_seq;
+    return Fail(r, r.first_seq + complete, std::nullopt,
                 "entries.ndjson line " + std::to_string(complete + 1) +
                     " has no final newline (truncated file?)");
   }
@@ -712,7 +808,7 @@ Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& o
     return Status::NotFound(dir + "/checkpoints holds no signed checkpoint");
   }
   std::vector<Block> blocks = TextBlocks(data);
-  return VerifyBlocks(blocks, checkpoints, options);
+  return VerifyBlocks(blocks, checkpoints, options, prefix);
 }
 
 Result<VerifyReport> VerifyDataDir(const std::string& dir, const VerifyOptions& options) {

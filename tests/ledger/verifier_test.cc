@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -264,6 +265,210 @@ TEST(Verifier, AccessEntryMustNamePrecedingPolicy) {
   EXPECT_EQ(r.bad_seq, 2u) << r.Summary();
 }
 
+
+// Bundles that start after seq 0 (custodyctl export --from): a 50-entry log
+// with a policy at seq 3 and access entries naming it at 27 and 45,
+// committed in batches of 10.
+class PartialBundleTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kSha =
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  void SetUp() override {
+    ledger_ = testutil::OpenLedgerOrDie(dir_.File("log"));
+    std::vector<PendingEntry> all = NoteBatch(0, 50);
+    all[3].kind = "policy";
+    all[3].body = std::string(R"({"sha256":")") + kSha + R"(","text":""})";
+    for (size_t i : {27u, 45u}) {
+      all[i].kind = "access";
+      all[i].decision = std::string(R"({"hits":[{"rule":"r"}],"policy_sha256":")") + kSha + "\"}";
+    }
+    for (size_t i = 0; i < 50; i += 10) {
+      ASSERT_OK(ledger_->AppendBatch(std::span<const PendingEntry>(all).subspan(i, 10)));
+    }
+    options_.key = ledger_->verifier_key();
+  }
+  std::string Export(uint64_t first_seq) {
+    const std::string out = dir_.File("from-" + std::to_string(first_seq));
+    ExportOptions eo;
+    eo.first_seq = first_seq;
+    EXPECT_OK(ExportBundle(*ledger_, out, eo));
+    return out;
+  }
+  VerifyReport Verify(const std::string& bundle) {
+    auto r = VerifyBundle(bundle, options_);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : VerifyReport{};
+  }
+  // log.json parsed, edited by `edit`, written back (canonical).
+  void EditLogJson(const std::string& bundle, const std::function<void(boost::json::object&)>& edit) {
+    boost::json::object o =
+        boost::json::parse(testing::ReadFileOrDie(bundle + "/log.json")).as_object();
+    edit(o);
+    ASSERT_OK_AND_ASSIGN(std::string text, schema::CanonicalJson(o));
+    testing::WriteFileOrDie(bundle + "/log.json", text + "\n");
+  }
+
+  testing::ScopedTempDir dir_;
+  std::unique_ptr<Ledger> ledger_;
+  VerifyOptions options_;
+};
+
+TEST_F(PartialBundleTest, BundleFromAnySeqVerifies) {
+  for (uint64_t from : {1u, 4u, 20u, 23u, 28u, 49u}) {
+    const std::string bundle = Export(from);
+    EXPECT_EQ(ReadLines(bundle + "/entries.ndjson").size(), 50 - from);
+    VerifyReport r = Verify(bundle);
+    ASSERT_TRUE(r.ok) << from << ": " << r.Summary();
+    EXPECT_EQ(r.first_seq, from);
+    EXPECT_EQ(r.entries, 50 - from);
+    EXPECT_EQ(r.root, ledger_->LatestRoot());
+    EXPECT_EQ(r.prior_policies, from > 3 ? 1u : 0u) << from;
+    EXPECT_EQ(r.alerts, (from <= 27 ? 1u : 0u) + (from <= 45 ? 1u : 0u)) << from;
+    // The checkpoints of sizes from `from` on (20 when the bundle starts there).
+    uint64_t checkpoints = 0;
+    for (uint64_t size = 10; size <= 50; size += 10) checkpoints += size >= from ? 1 : 0;
+    EXPECT_EQ(r.checkpoints, checkpoints) << from;
+    EXPECT_NE(r.Summary().find("(seq " + std::to_string(from) + "..49)"), std::string::npos)
+        << r.Summary();
+  }
+}
+
+TEST_F(PartialBundleTest, WholeBundleHasNoPrefixMembers) {
+  const std::string bundle = Export(0);
+  const auto log = boost::json::parse(testing::ReadFileOrDie(bundle + "/log.json")).as_object();
+  EXPECT_FALSE(log.contains("first_seq"));
+  EXPECT_FALSE(fs::exists(bundle + "/prior-policies.ndjson"));
+  EXPECT_TRUE(Verify(bundle).ok);
+}
+
+TEST_F(PartialBundleTest, ForgedPrefixHashFailsAtTheFirstCheckpoint) {
+  const std::string bundle = Export(23);  // 23 = 16 + 4 + 2 + 1: four prefix hashes
+  for (size_t k = 0; k < 4; ++k) {
+    const std::string copy = dir_.File("forged-" + std::to_string(k));
+    fs::copy(bundle, copy, fs::copy_options::recursive);
+    EditLogJson(copy, [&](boost::json::object& o) {
+      auto& prefix = o["prefix"].as_array();
+      ASSERT_EQ(prefix.size(), 4u);
+      std::string h(prefix[k].as_string());
+      h[3] = h[3] == 'A' ? 'B' : 'A';
+      prefix[k] = h;
+    });
+    VerifyReport r = Verify(copy);
+    EXPECT_FALSE(r.ok) << k;
+    EXPECT_EQ(r.bad_checkpoint, "checkpoints/" + CheckpointFileName(30)) << r.Summary();
+  }
+  EditLogJson(bundle, [](boost::json::object& o) { o["prefix"].as_array().pop_back(); });
+  VerifyReport r = Verify(bundle);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("compact range of 23 leaves has 4 hashes, not 3"), std::string::npos)
+      << r.Summary();
+}
+
+TEST_F(PartialBundleTest, PriorPolicyMustBeProvenInTheLog) {
+  const std::string bundle = Export(20);
+  // A policy entry made up for the bundle: canonical, but not the log's.
+  const std::string policies = bundle + "/prior-policies.ndjson";
+  std::string text = testing::ReadFileOrDie(policies);
+  const size_t at = text.find("2026-05-04T09:");
+  ASSERT_NE(at, std::string::npos) << text;
+  text[at + 15] = text[at + 15] == '1' ? '2' : '1';
+  testing::WriteFileOrDie(policies, text);
+  VerifyReport r = Verify(bundle);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 3u) << r.Summary();
+  EXPECT_NE(r.reason.find("inclusion proof"), std::string::npos) << r.reason;
+
+  // Without the prior policy, the access entry at 27 names an unknown one.
+  testing::WriteFileOrDie(policies, "");
+  EditLogJson(bundle, [](boost::json::object& o) { o["prior_policies"] = boost::json::array(); });
+  r = Verify(bundle);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 27u) << r.Summary();
+
+  // A note entry offered as a policy.
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger_->Read());
+  ASSERT_OK_AND_ASSIGN(std::string_view note, view.Entry(5));
+  testing::WriteFileOrDie(policies, std::string(note) + "\n");
+  EditLogJson(bundle, [](boost::json::object& o) {
+    boost::json::object p;
+    p["seq"] = 5;
+    p["proof"] = boost::json::array();
+    o["prior_policies"] = boost::json::array{p};
+  });
+  r = Verify(bundle);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 5u) << r.Summary();
+  EXPECT_NE(r.reason.find("not a policy entry"), std::string::npos) << r.reason;
+}
+
+TEST_F(PartialBundleTest, SeqAndChainAreCheckedFromTheFirstSeq) {
+  const std::string bundle = Export(23);
+  std::vector<std::string> lines = ReadLines(bundle + "/entries.ndjson");
+  std::vector<std::string> removed(lines.begin() + 1, lines.end());
+  WriteLines(bundle + "/entries.ndjson", removed);
+  VerifyReport r = Verify(bundle);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 23u) << r.Summary();
+  EXPECT_NE(r.reason.find("line 1 holds seq 24, expected 23"), std::string::npos) << r.reason;
+
+  std::swap(lines[4], lines[5]);  // seq 27 and 28
+  WriteLines(bundle + "/entries.ndjson", lines);
+  r = Verify(bundle);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 27u) << r.Summary();
+}
+
+TEST_F(PartialBundleTest, TrustedCheckpointAtOrAfterTheFirstSeq) {
+  const std::string bundle = Export(20);
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger_->Read());
+  // The incremental audit: last time's checkpoint is where the bundle starts.
+  ASSERT_OK_AND_ASSIGN(std::string_view at20, view.CheckpointAt(20));
+  options_.trusted_checkpoint = std::string(at20);
+  EXPECT_TRUE(Verify(bundle).ok);
+  ASSERT_OK_AND_ASSIGN(std::string_view at40, view.CheckpointAt(40));
+  options_.trusted_checkpoint = std::string(at40);
+  EXPECT_TRUE(Verify(bundle).ok);
+
+  // A fork's checkpoint at 20 (same key): the prefix does not match it.
+  fs::create_directories(dir_.File("fork"));
+  fs::copy_file(dir_.File("log/signing.key"), dir_.File("fork/signing.key"));
+  fs::permissions(dir_.File("fork/signing.key"), fs::perms::owner_read | fs::perms::owner_write);
+  auto fork = testutil::OpenLedgerOrDie(dir_.File("fork"));
+  ASSERT_OK(fork->AppendBatch(NoteBatch(1000, 20)));
+  options_.trusted_checkpoint = fork->LatestCheckpoint();
+  VerifyReport r = Verify(bundle);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_checkpoint, "trusted") << r.Summary();
+
+  // Older than the bundle: cannot be checked, a usage error.
+  ASSERT_OK_AND_ASSIGN(std::string_view at10, view.CheckpointAt(10));
+  options_.trusted_checkpoint = std::string(at10);
+  auto older = VerifyBundle(bundle, options_);
+  ASSERT_FALSE(older.ok());
+  EXPECT_TRUE(older.status().IsInvalidArgument()) << older.status().ToString();
+  EXPECT_NE(older.status().message().find("--from 10"), std::string::npos)
+      << older.status().ToString();
+}
+
+TEST_F(PartialBundleTest, CheckpointBeforeTheFirstSeqFails) {
+  const std::string bundle = Export(23);
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger_->Read());
+  ASSERT_OK_AND_ASSIGN(std::string_view at20, view.CheckpointAt(20));
+  testing::WriteFileOrDie(bundle + "/checkpoints/" + CheckpointFileName(20), std::string(at20));
+  VerifyReport r = Verify(bundle);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_checkpoint, "checkpoints/" + CheckpointFileName(20)) << r.Summary();
+}
+
+TEST_F(PartialBundleTest, MalformedLogJsonIsAnInputError) {
+  const std::string bundle = Export(20);
+  EditLogJson(bundle, [](boost::json::object& o) { o["first_seq"] = "twenty"; });
+  auto r = VerifyBundle(bundle, options_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("\"first_seq\" must be a non-negative integer"),
+            std::string::npos)
+      << r.status().ToString();
+}
 
 // A log built in memory, without the store: fast enough for the hundred
 // thousand entries it takes to cross the verifier's work units (blocks of

@@ -54,6 +54,12 @@ class CompactRange {
   // (popcount(size) reads).
   static Result<CompactRange> Load(uint64_t size, NodeReader& nodes);
 
+  // The range whose frontier is `hashes` (largest subtree first), as
+  // hashes() returns it and an export bundle carries it. InvalidArgument
+  // unless there is exactly one hash per set bit of `size`. Nothing else can
+  // be checked here: a wrong hash shows only as a wrong root later.
+  static Result<CompactRange> FromHashes(uint64_t size, std::vector<Hash> hashes);
+
   uint64_t size() const { return size_; }
 
   // Appends one leaf hash, reporting every completed node to `visit` (may be

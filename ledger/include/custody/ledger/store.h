@@ -52,6 +52,7 @@
 #include "custody/ledger/entry.h"
 #include "custody/ledger/hash.h"
 #include "custody/ledger/keys.h"
+#include "custody/ledger/merkle.h"
 
 namespace custody::ledger {
 
@@ -125,6 +126,9 @@ class ReadView {
   Status ForEachCheckpoint(const std::function<Status(uint64_t, std::string_view)>& fn);
 
   Result<Hash> RootAt(uint64_t size);
+  // The RFC 9162 compact range (frontier) of the first `size` entries:
+  // what an export bundle that starts at seq `size` carries.
+  Result<CompactRange> CompactRangeAt(uint64_t size);
   Result<std::vector<Hash>> InclusionProof(uint64_t index, uint64_t size);
   Result<std::vector<Hash>> ConsistencyProof(uint64_t from, uint64_t to);
 

@@ -55,6 +55,33 @@ struct VerifyOptions {
   unsigned threads = 0;  // 0: one per core; the calling thread is one of them
 };
 
+// What a bundle that starts at seq `first_seq` > 0 (custodyctl export
+// --from) carries about the entries before it, none of it trusted:
+//   - `range`, the RFC 9162 compact range of [0, first_seq) (one hash per set
+//     bit of first_seq, largest subtree first). The verifier appends the
+//     bundle's leaves to it, so every recomputed root, and with it every
+//     checkpoint signature check, depends on each of these hashes: a forged
+//     one fails (6) at the first checkpoint.
+//   - `policies`, the `policy` entries before first_seq (byte-exact), each
+//     with its RFC 9162 inclusion proof in the tree of the bundle's final
+//     size, so that check (4) holds for access entries that name a policy
+//     recorded before the bundle starts. Every proof is checked against the
+//     recomputed final root.
+// Checks (2) and (3) start at first_seq: entry first_seq's prev cannot be
+// checked without entry first_seq - 1 (the tree still covers its bytes). A
+// checkpoint smaller than first_seq cannot be checked and fails; a trusted
+// checkpoint smaller than first_seq is a usage error (export from it).
+struct LogPrefix {
+  struct PriorPolicy {
+    uint64_t seq = 0;
+    std::string entry;        // the entry's bytes, no newline
+    std::vector<Hash> proof;  // inclusion of `entry` at `seq` in the tree of the final size
+  };
+  uint64_t first_seq = 0;
+  std::vector<Hash> range;
+  std::vector<PriorPolicy> policies;
+};
+
 // A named signed checkpoint: `name` is how failures refer to it (a file
 // name in a bundle, "checkpoint@<size>" in a data dir).
 struct NamedCheckpoint {
@@ -69,28 +96,34 @@ struct VerifyReport {
   std::optional<std::string> bad_checkpoint;
   std::string reason;
 
-  uint64_t entries = 0;
+  uint64_t first_seq = 0;  // the first entry's seq (LogPrefix::first_seq)
+  uint64_t entries = 0;    // entries checked: seq first_seq .. first_seq + entries - 1
   uint64_t checkpoints = 0;
   uint64_t latest_checkpoint_size = 0;
   std::map<std::string, uint64_t> kinds;  // entries per kind
   uint64_t policies = 0;                  // `policy` entries
+  uint64_t prior_policies = 0;            // LogPrefix::policies
   uint64_t alerts = 0;                    // rule hits recorded in decisions
   std::string first_time, last_time;      // received_at of the first and last entry
-  Hash root{};                            // root over all entries
+  Hash root{};                            // root over all entries (prefix included)
 
   // "OK: ..." summary or "FAIL: seq N: reason".
   std::string Summary() const;
 };
 
 // Verifies `entries` (entry bytes, in log order) against `checkpoints`.
-// Verification failures are reported in the VerifyReport (ok = false);
-// the Result fails only for bad options.
+// With a `prefix`, entries[0] is entry prefix->first_seq. Verification
+// failures are reported in the VerifyReport (ok = false); the Result fails
+// only for bad options (no key; a prefix range of the wrong length; a
+// trusted checkpoint below the prefix).
 Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
                                    std::span<const NamedCheckpoint> checkpoints,
-                                   const VerifyOptions& options);
+                                   const VerifyOptions& options,
+                                   const LogPrefix* prefix = nullptr);
 
 // Verifies an export bundle directory: entries.ndjson (one entry per line,
-// each ending in '\n'), checkpoints/*.txt (signed notes), log.json.
+// each ending in '\n'), checkpoints/*.txt (signed notes), log.json (only its
+// prefix members are read, see bundle.h: they are checked, not trusted).
 // IOError / NotFound / InvalidArgument for a bundle that cannot be read
 // (missing files, a line that is not an entry is a verification failure).
 // entries.ndjson is memory-mapped and cut into byte ranges that the threads
