@@ -13,7 +13,10 @@ It checks, as section 6 of the format says: every checkpoint's signature and
 strict form; every entry's canonical JSON form and members; seq without gaps;
 the prev hash chain; that every access decision names an earlier policy
 entry; the Merkle root at every checkpoint size; no checkpoint beyond the
-log; and consistency with a trusted checkpoint from an earlier audit.
+log; and consistency with a trusted checkpoint from an earlier audit. A
+bundle that starts after seq 0 (log.json "first_seq") is checked from there on:
+its "prefix" compact range seeds the tree and its earlier policy entries must
+come with inclusion proofs (section 5).
 
 Exit status: 0 valid, 1 invalid (the first failure is printed with its seq or
 checkpoint), 2 usage or I/O error. It is much slower than custody-verify (about
@@ -297,8 +300,13 @@ def node_hash(left, right):
 
 
 class CompactRange:
-    def __init__(self):
-        self.stack = []  # [(leaf count, hash)], largest subtree first
+    def __init__(self, size=0, hashes=()):
+        # [(leaf count, hash)], largest subtree first: one per set bit of size.
+        counts = [1 << b for b in reversed(range(size.bit_length())) if size >> b & 1]
+        if len(counts) != len(hashes):
+            raise ValueError("a compact range of %d leaves has %d hashes, not %d"
+                             % (size, len(counts), len(hashes)))
+        self.stack = list(zip(counts, hashes))
 
     def append(self, leaf):
         self.stack.append((1, leaf))
@@ -321,7 +329,25 @@ class CompactRange:
 _MEMBERS = {"body", "kind", "prev", "producer", "received_at", "seq", "v"}
 
 
-def check_entry(i, entry, prev_hash, policies):
+def verify_inclusion(index, size, leaf, proof, root):
+    """RFC 9162 section 2.1.3.2."""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def check_entry(i, entry, prev_hash, policies, first=0):
     if not isinstance(entry, dict):
         raise ValueError("not a JSON object")
     members = set(entry)
@@ -342,8 +368,9 @@ def check_entry(i, entry, prev_hash, policies):
         raise ValueError("seq is not an integer")
     if seq != i:
         raise ValueError("line %d holds seq %d, expected %d: entries are missing, duplicated or "
-                         "out of order" % (i + 1, seq, i))
-    if entry["prev"] != base64.b64encode(prev_hash).decode("ascii"):
+                         "out of order" % (i - first + 1, seq, i))
+    # The first entry of a bundle that starts later names an entry outside it.
+    if prev_hash is not None and entry["prev"] != base64.b64encode(prev_hash).decode("ascii"):
         if i == 0:
             raise ValueError("entry 0's prev is not SHA-256 of the empty string")
         raise Invalid("seq %d" % (i - 1), "entry %d does not hash to the prev recorded in entry %d "
@@ -364,14 +391,39 @@ def check_entry(i, entry, prev_hash, policies):
     return 0
 
 
-def read_entries(path):
+def read_entries(path, first=0):
     with open(path, "rb") as f:
         data = f.read()
     if data and not data.endswith(b"\n"):
         n = data.count(b"\n")
-        raise Invalid("seq %d" % n, "entries.ndjson line %d has no final newline (truncated?)"
-                      % (n + 1))
+        raise Invalid("seq %d" % (first + n), "entries.ndjson line %d has no final newline "
+                                              "(truncated?)" % (n + 1))
     return data.split(b"\n")[:-1] if data else []
+
+
+def read_prefix(bundle):
+    """(first_seq, CompactRange of the entries before it, [(seq, entry bytes, proof)])."""
+    path = os.path.join(bundle, "log.json")
+    if not os.path.exists(path):
+        return 0, CompactRange(), []
+    with open(path, "rb") as f:
+        log = json.loads(f.read().decode("utf-8"))
+    first = log.get("first_seq", 0) if isinstance(log, dict) else 0
+    if first == 0:
+        return 0, CompactRange(), []
+    try:
+        if not isinstance(first, int) or isinstance(first, bool) or first < 0:
+            raise ValueError("first_seq is not a count")
+        rng = CompactRange(first, [b64decode_strict(h) for h in log["prefix"]])
+        proofs = [(p["seq"], [b64decode_strict(h) for h in p["proof"]])
+                  for p in log["prior_policies"]]
+    except (KeyError, TypeError, ValueError, binascii.Error) as e:
+        raise Invalid("log", "log.json prefix: %s" % e)
+    lines = read_entries(os.path.join(bundle, "prior-policies.ndjson"))
+    if len(lines) != len(proofs):
+        raise Invalid("log", "prior-policies.ndjson has %d lines, log.json lists %d prior policies"
+                      % (len(lines), len(proofs)))
+    return first, rng, [(seq, line, proof) for line, (seq, proof) in zip(lines, proofs)]
 
 
 def verify_bundle(bundle, key, trusted_note=None):
@@ -399,8 +451,25 @@ def verify_bundle(bundle, key, trusted_note=None):
         except ValueError as e:
             raise Invalid("checkpoint trusted", "trusted checkpoint does not verify: %s" % e)
 
-    entries = read_entries(os.path.join(bundle, "entries.ndjson"))
-    n = len(entries)
+    first, rng, prior = read_prefix(bundle)
+    entries = read_entries(os.path.join(bundle, "entries.ndjson"), first)
+    n = first + len(entries)
+    for size in sorted(checkpoints):
+        if size < first:
+            raise Invalid(checkpoints[size][0][0], "checkpoint covers %d entries but the bundle "
+                          "starts at seq %d" % (size, first))
+    if trusted is not None and trusted[0] < first:
+        raise UsageError("the trusted checkpoint covers %d entries but the bundle starts at seq %d"
+                         % (trusted[0], first))
+    policies, kinds = set(), {}
+    for k, (seq, line, _) in enumerate(prior):
+        try:
+            entry = parse_entry(line)
+            if entry.get("kind") != "policy" or entry.get("seq") != seq or seq >= first:
+                raise ValueError("not a policy entry with seq %s before seq %d" % (seq, first))
+            check_entry(seq, entry, None, policies)
+        except ValueError as e:
+            raise Invalid("seq %s" % seq, "prior-policies.ndjson line %d: %s" % (k + 1, e))
 
     def check_roots(size, rng):
         wanted = size in checkpoints or (trusted is not None and trusted[0] == size)
@@ -416,15 +485,13 @@ def verify_bundle(bundle, key, trusted_note=None):
                                                 "checkpoint at size %d (a fork or rewritten history)"
                           % size)
 
-    rng = CompactRange()
-    prev = hashlib.sha256(b"").digest()
-    policies, kinds = set(), {}
+    prev = hashlib.sha256(b"").digest() if first == 0 else None
     alerts = 0
-    check_roots(0, rng)
-    for i, line in enumerate(entries):
+    check_roots(first, rng)
+    for i, line in enumerate(entries, first):
         try:
             entry = parse_entry(line)
-            alerts += check_entry(i, entry, prev, policies)
+            alerts += check_entry(i, entry, prev, policies, first)
         except ValueError as e:
             raise Invalid("seq %d" % i, str(e))
         kinds[entry["kind"]] = kinds.get(entry["kind"], 0) + 1
@@ -443,12 +510,20 @@ def verify_bundle(bundle, key, trusted_note=None):
                       % (n, trusted[0]))
     if n > 0 and not checkpoints:
         raise Invalid("log", "no signed checkpoint covers the log")
+    root = rng.root()
+    for k, (seq, line, proof) in enumerate(prior):
+        if not verify_inclusion(seq, n, leaf_hash(line), proof, root):
+            raise Invalid("seq %d" % seq, "prior-policies.ndjson line %d: the policy entry is not in "
+                          "the log: its inclusion proof does not lead to the root at size %d"
+                          % (k + 1, n))
     return {
-        "entries": n,
+        "first_seq": first,
+        "entries": n - first,
         "checkpoints": sum(len(v) for v in checkpoints.values()),
         "latest_checkpoint_size": max(checkpoints) if checkpoints else 0,
         "kinds": kinds,
         "policies": kinds.get("policy", 0),
+        "prior_policies": len(prior),
         "alerts": alerts,
         "root": base64.b64encode(rng.root()).decode("ascii"),
     }

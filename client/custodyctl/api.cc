@@ -190,6 +190,38 @@ Result<std::vector<ledger::Hash>> Api::ConsistencyProof(uint64_t from, uint64_t 
   return ProofHashes(v, "GET " + target);
 }
 
+Result<ledger::LogPrefix> Api::Prefix(uint64_t size, uint64_t tree_size) {
+  const std::string target =
+      "/v1/proof/prefix?size=" + std::to_string(size) + "&tree_size=" + std::to_string(tree_size);
+  const std::string what = "GET " + target;
+  CUSTODY_ASSIGN_OR_RETURN(json::value v, GetJson(target));
+  if (!UintMemberIs(v, "size", size) || !UintMemberIs(v, "tree_size", tree_size)) {
+    return Status::Internal(what + ": the answer is for other sizes");
+  }
+  ledger::LogPrefix prefix;
+  prefix.first_seq = size;
+  CUSTODY_ASSIGN_OR_RETURN(prefix.range, ProofHashes(v, what));
+  const json::value* policies = v.as_object().if_contains("policies");
+  if (policies == nullptr || !policies->is_array()) {
+    return Status::Internal(what + ": the answer has no \"policies\" array");
+  }
+  for (const json::value& p : policies->as_array()) {
+    const json::object* o = p.if_object();
+    const json::value* seq = o ? o->if_contains("seq") : nullptr;
+    const json::value* entry = o ? o->if_contains("entry") : nullptr;
+    const bool seq_ok =
+        seq != nullptr && (seq->is_uint64() || (seq->is_int64() && seq->get_int64() >= 0));
+    if (!seq_ok || entry == nullptr || !entry->is_string()) {
+      return Status::Internal(what + ": a policy has no \"seq\" count or \"entry\" string");
+    }
+    ledger::LogPrefix::PriorPolicy& policy = prefix.policies.emplace_back();
+    policy.seq = seq->is_uint64() ? seq->get_uint64() : static_cast<uint64_t>(seq->get_int64());
+    policy.entry = std::string(entry->as_string());
+    CUSTODY_ASSIGN_OR_RETURN(policy.proof, ProofHashes(p, what));
+  }
+  return prefix;
+}
+
 std::vector<std::string_view> SplitLines(std::string_view body) {
   std::vector<std::string_view> lines;
   size_t pos = 0;

@@ -24,6 +24,7 @@
 
 #include "client/custodyctl/http_client.h"
 #include "custody/ledger/hash.h"
+#include "custody/ledger/verifier.h"
 #include "custody/schema/result.h"
 
 namespace custody::client {
@@ -81,6 +82,12 @@ class Api {
   // checking that the answer is for the index/sizes asked (Internal if not).
   Result<std::vector<ledger::Hash>> InclusionProof(uint64_t index, uint64_t size);
   Result<std::vector<ledger::Hash>> ConsistencyProof(uint64_t from, uint64_t to);
+  // GET /v1/proof/prefix?size=S&tree_size=N: what a bundle of [S, N)
+  // carries about the entries before S (the compact range of [0, S), the
+  // policy entries before S with inclusion proofs in the tree of N). Nothing
+  // in it is checked here beyond its shape: export checks it against the
+  // signed root.
+  Result<ledger::LogPrefix> Prefix(uint64_t size, uint64_t tree_size);
 
  private:
   Result<HttpResponse> Check(Result<HttpResponse> response, std::string what);

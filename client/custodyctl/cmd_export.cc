@@ -2,7 +2,10 @@
 // docs/ledger-format.md section 5), verifying it while it is written: every
 // entry's envelope and canonical form, seq order, the prev chain, and the
 // Merkle root at the end against the signed checkpoint (and at the trusted
-// checkpoint's size, if there is one). A bundle that fails is left as
+// checkpoint's size, if there is one). With --from S the bundle starts at
+// seq S: the server's compact range of [0, S) seeds the tree (so a wrong one
+// fails the root check) and the policy entries before S come with inclusion
+// proofs checked against the signed root. A bundle that fails is left as
 // entries.ndjson.partial and never gets its checkpoint or log.json.
 
 #include <unistd.h>
@@ -27,6 +30,7 @@ namespace json = boost::json;
 
 struct ExportOpts {
   std::string out;
+  uint64_t from = 0;
   std::optional<uint64_t> to;
   uint64_t page = 10000;
   std::string trusted;
@@ -102,12 +106,43 @@ Status PrepareDir(const std::string& dir) {
   return Status::Ok();
 }
 
+// Checks that each prior policy the server sent is a policy entry at its
+// seq, included in the signed tree of `size`.
+Status CheckPriorPolicies(const ledger::LogPrefix& prefix, uint64_t size,
+                          const ledger::Hash& root) {
+  for (const ledger::LogPrefix::PriorPolicy& p : prefix.policies) {
+    const std::string what = "the policy entry the server sent for seq " + std::to_string(p.seq);
+    auto entry = ledger::DecodeEntry(p.entry);
+    if (!entry.ok())
+      return Status::Corruption(what + " is not an entry: " + entry.status().message());
+    if (entry->seq != p.seq || entry->kind != "policy" || p.seq >= prefix.first_seq) {
+      return Status::Corruption(what + " is a " + entry->kind + " entry with seq " +
+                                std::to_string(entry->seq) + ", not a policy before seq " +
+                                std::to_string(prefix.first_seq));
+    }
+    if (Status st = ledger::VerifyInclusion(p.seq, size, ledger::LeafHash(p.entry), p.proof, root);
+        !st.ok()) {
+      return Status::Corruption(what + " is not in the signed log: " + st.message());
+    }
+  }
+  return Status::Ok();
+}
+
 Status RunExport(Context& ctx, const ExportOpts& opt) {
   if (opt.to && *opt.to == 0) return Status::InvalidArgument("--to must be at least 1");
+  if (opt.to && opt.from >= *opt.to) {
+    return Status::InvalidArgument("--from " + std::to_string(opt.from) + " must be below --to " +
+                                   std::to_string(*opt.to));
+  }
   // The checkpoint first: it fixes the size and the root everything must match.
   CUSTODY_ASSIGN_OR_RETURN(VerifiedCheckpoint signed_cp, FetchVerifiedCheckpoint(ctx, opt.to));
   const uint64_t size = signed_cp.cp.size;
   if (size == 0) return Status::NotFound("the log is empty; there is nothing to export");
+  if (opt.from >= size) {
+    return Status::InvalidArgument("--from " + std::to_string(opt.from) +
+                                   " is at or beyond the newest checkpoint's size " +
+                                   std::to_string(size) + "; there is nothing to export");
+  }
   if (opt.to && size < *opt.to && !opt.quiet) {
     std::fprintf(stderr,
                  "export: no checkpoint was signed at size %llu; the bundle ends at %llu, the "
@@ -138,6 +173,21 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
                                   " (a rollback, or --to below it)");
       }
       // The saved one is simply newer than the --to asked for: not checkable here.
+    } else if (t->size < opt.from) {
+      if (!opt.trusted.empty()) {
+        return Status::InvalidArgument(
+            "the trusted checkpoint " + trusted_file + " covers " + std::to_string(t->size) +
+            " entries, before --from " + std::to_string(opt.from) +
+            ": a bundle from there cannot show the log extends it; export --from " +
+            std::to_string(t->size) + " or lower");
+      }
+      if (!opt.quiet) {
+        std::fprintf(stderr,
+                     "export: the saved trusted checkpoint (size %llu) is before --from %llu and "
+                     "is not checked\n",
+                     static_cast<unsigned long long>(t->size),
+                     static_cast<unsigned long long>(opt.from));
+      }
     } else {
       trusted = std::move(t).value();
     }
@@ -151,15 +201,32 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
 
   CUSTODY_ASSIGN_OR_RETURN(Api * api, ctx.api());
   ProgressLine progress(!opt.quiet && ctx.term().stderr_tty());
+  // The entries before --from, as the server describes them.
+  ledger::LogPrefix prefix;
   ledger::CompactRange range;
-  ledger::Hash prev = ledger::EmptyRoot();
+  if (opt.from > 0) {
+    CUSTODY_ASSIGN_OR_RETURN(prefix, api->Prefix(opt.from, size));
+    auto seeded = ledger::CompactRange::FromHashes(opt.from, prefix.range);
+    if (!seeded.ok())
+      return Status::Corruption("GET /v1/proof/prefix: " + seeded.status().message());
+    range = std::move(seeded).value();
+  }
+  // Entry `from`'s prev names an entry outside the bundle: unchecked (the
+  // signed root covers its bytes).
+  std::optional<ledger::Hash> prev;
+  if (opt.from == 0) prev = ledger::EmptyRoot();
   uint64_t page = std::max<uint64_t>(1, opt.page);
-  uint64_t seq = 0;
+  uint64_t seq = opt.from;
   auto fail = [&](std::string why) {
-    progress.Update(seq, size, true);
+    progress.Update(seq - opt.from, size - opt.from, true);
     return Status::Corruption("export stopped at seq " + std::to_string(seq) + ": " + why +
                               "; the partial download is in " + entries_path + ".partial");
   };
+  if (trusted && trusted->size == seq && range.Root() != trusted->root) {
+    return fail("the server's prefix of " + std::to_string(seq) +
+                " entries does not have the root of the trusted checkpoint " + trusted_file +
+                " (a fork)");
+  }
   while (seq < size) {
     const uint64_t end = std::min(size, seq + page);
     auto body = api->Entries(seq, end);
@@ -185,12 +252,12 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
         return fail("the entry at position " + std::to_string(i) + " says seq " +
                     std::to_string(entry->seq));
       }
-      if (entry->prev != prev) {
+      if (prev && entry->prev != *prev) {
         return fail("its prev is not the leaf hash of entry " + std::to_string(i - 1) +
                     " (the hash chain is broken)");
       }
       prev = ledger::LeafHash(line);
-      range.Append(prev, nullptr);
+      range.Append(*prev, nullptr);
       seq = i + 1;
       if (trusted && trusted->size == seq && range.Root() != trusted->root) {
         return fail("the root at size " + std::to_string(seq) +
@@ -199,14 +266,17 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
       CUSTODY_RETURN_IF_ERROR(file.Write(std::string_view(line.data(), line.size() + 1)));
     }
     if (pos != text.size()) return fail("the server returned more entries than asked for");
-    progress.Update(seq, size);
+    progress.Update(seq - opt.from, size - opt.from);
   }
-  progress.Update(seq, size, true);
+  progress.Update(seq - opt.from, size - opt.from, true);
   if (range.Root() != signed_cp.cp.root) {
-    return Status::Corruption("the downloaded entries do not hash to the signed root at size " +
-                              std::to_string(size) + "; the partial download is in " +
-                              entries_path + ".partial");
+    return Status::Corruption(std::string(opt.from > 0
+                                              ? "the server's prefix and the downloaded entries"
+                                              : "the downloaded entries") +
+                              " do not hash to the signed root at size " + std::to_string(size) +
+                              "; the partial download is in " + entries_path + ".partial");
   }
+  CUSTODY_RETURN_IF_ERROR(CheckPriorPolicies(prefix, size, signed_cp.cp.root));
   CUSTODY_RETURN_IF_ERROR(file.CloseAndRename(entries_path));
   const fs::path cps = dir / "checkpoints";
   CUSTODY_RETURN_IF_ERROR(
@@ -215,26 +285,36 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
     CUSTODY_RETURN_IF_ERROR(
         WriteFileAtomic((cps / ledger::CheckpointFileName(trusted->size)).string(), trusted_note));
   }
+  const size_t prefix_hashes = prefix.range.size(), prior_policies = prefix.policies.size();
   CUSTODY_RETURN_IF_ERROR(ledger::WriteBundleLog(
-      opt.out, {signed_cp.cp.origin, signed_cp.key.ToString(), size, ledger::LogPrefix{}}));
+      opt.out, {signed_cp.cp.origin, signed_cp.key.ToString(), size, std::move(prefix)}));
 
   if (ctx.format() != Format::kTable) {
     json::object o;
     o["dir"] = opt.out;
+    o["first_seq"] = opt.from;
     o["size"] = size;
     o["root"] = ledger::HashToBase64(signed_cp.cp.root);
     o["verifier_key"] = signed_cp.key.ToString();
     o["key_pinned"] = signed_cp.pinned;
     o["verified"] = true;
     o["trusted_size"] = trusted ? json::value(trusted->size) : json::value(nullptr);
+    o["prior_policies"] = prior_policies;
     PrintLine(json::serialize(o));
     return Status::Ok();
   }
-  std::printf("exported %llu entries to %s\n", static_cast<unsigned long long>(size),
+  std::printf("exported %llu entries to %s\n", static_cast<unsigned long long>(size - opt.from),
               opt.out.c_str());
-  std::printf("verified: canonical entries, seq 0..%llu without gaps, prev chain, root %s\n",
-              static_cast<unsigned long long>(size - 1),
+  std::printf("verified: canonical entries, seq %llu..%llu without gaps, prev chain, root %s\n",
+              static_cast<unsigned long long>(opt.from), static_cast<unsigned long long>(size - 1),
               ledger::HashToBase64(signed_cp.cp.root).c_str());
+  if (opt.from > 0) {
+    std::printf(
+        "          entries 0..%llu as their compact range (%zu hashes), %zu earlier "
+        "policy entr%s with inclusion proofs\n",
+        static_cast<unsigned long long>(opt.from - 1), prefix_hashes, prior_policies,
+        prior_policies == 1 ? "y" : "ies");
+  }
   std::printf("          signed by %s%s\n", signed_cp.key.ToString().c_str(),
               signed_cp.pinned ? " (pinned)" : " (announced by the server, not pinned)");
   if (trusted) {
@@ -254,6 +334,10 @@ void AddExportCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
       "export",
       "Download the log into an export bundle for auditors, verifying it as it is written");
   cmd->add_option("--out", opt->out, "the bundle directory (new or empty)")->required();
+  cmd->add_option("--from", opt->from,
+                  "start the bundle at seq S (an incremental audit: the entries before S come as "
+                  "their Merkle compact range, earlier policy entries with inclusion proofs)")
+      ->capture_default_str();
   cmd->add_option("--to", opt->to,
                   "export entries [0, N), or up to the newest checkpoint signed below N "
                   "(default: the latest checkpoint's size)");
@@ -263,12 +347,17 @@ void AddExportCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
                   "added to the bundle");
   cmd->add_flag("-q,--quiet", opt->quiet, "no progress line");
   cmd->footer(
-      "Bundles always start at seq 0 (the chain and tree are checked from the beginning).\n"
-      "Layout: entries.ndjson, checkpoints/<20-digit size>.txt, log.json (docs/ledger-format.md).\n"
-      "Entries are public: no token needed.\n\n"
+      "A bundle from seq 0 holds the whole log; --from S starts it at S, for an auditor who\n"
+      "verified [0, S) before: custody-verify --trusted-checkpoint with last time's checkpoint\n"
+      "(size S) proves the new bundle extends exactly what was audited.\n"
+      "Layout: entries.ndjson, checkpoints/<20-digit size>.txt, log.json, and with --from\n"
+      "prior-policies.ndjson (docs/ledger-format.md section 5). Entries are public: no token "
+      "needed.\n\n"
       "Examples:\n"
       "  custodyctl export --out audit-2026-05 --key-file log.pub\n"
-      "  custody-verify --key-file log.pub --trusted-checkpoint last-audit.txt audit-2026-05");
+      "  custodyctl export --out audit-2026-06 --from 1048576 --key-file log.pub\n"
+      "  custody-verify --key-file log.pub --trusted-checkpoint audit-2026-05/checkpoints/"
+      "00000000000001048576.txt audit-2026-06");
   out->push_back({cmd, [&ctx, opt] { return RunExport(ctx, *opt); }});
 }
 

@@ -83,10 +83,12 @@ std::string JsonReport(const VerifyReport& r, double seconds) {
     f["reason"] = r.reason;
     o["failure"] = f;
   }
+  o["first_seq"] = r.first_seq;
   o["entries"] = r.entries;
   o["checkpoints"] = r.checkpoints;
   o["latest_checkpoint_size"] = r.latest_checkpoint_size;
   o["policies"] = r.policies;
+  o["prior_policies"] = r.prior_policies;
   o["alerts"] = r.alerts;
   boost::json::object kinds;
   for (const auto& [k, n] : r.kinds) kinds[k] = n;

@@ -96,7 +96,8 @@ Status Ingestor::WritePolicyIfChanged(ledger::WriteTxn& txn, bool* appended) {
   entry.producer = "custodyd";
   entry.received_at = clock_->Now();
   entry.body = decider_->PolicyEntryBody();
-  CUSTODY_RETURN_IF_ERROR(txn.Append(entry).status());
+  CUSTODY_ASSIGN_OR_RETURN(const uint64_t seq, txn.Append(entry));
+  CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->daemon_meta, PolicyEntryKey(seq), ""));
   *appended = true;
   return txn.Put(tables_->daemon_meta, "policy_sha256", sha);
 }

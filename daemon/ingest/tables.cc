@@ -1,5 +1,9 @@
 #include "daemon/ingest/tables.h"
 
+#include <spdlog/spdlog.h>
+
+#include "custody/ledger/entry.h"
+
 namespace custody::daemon {
 
 schema::Result<Tables> Tables::Open(ledger::Ledger& ledger) {
@@ -74,6 +78,50 @@ std::string AlertKey(uint64_t seq, uint32_t hit) {
   AppendBe64(seq, &key);
   AppendBe32(hit, &key);
   return key;
+}
+
+std::string PolicyEntryKey(uint64_t seq) {
+  std::string key(kPolicyEntryKeyPrefix);
+  AppendBe64(seq, &key);
+  return key;
+}
+
+Status IndexPolicyEntries(ledger::Ledger& ledger, const Tables& tables) {
+  std::vector<uint64_t> seqs;
+  {
+    CUSTODY_ASSIGN_OR_RETURN(ledger::ReadView view, ledger.Read());
+    CUSTODY_ASSIGN_OR_RETURN(auto done, view.Get(tables.daemon_meta, kPolicyEntriesIndexedKey));
+    if (done) return Status::Ok();
+    if (view.size() > 0) {
+      spdlog::info("indexing the policy entries of {} entries (once, for export bundles)",
+                   view.size());
+    }
+    CUSTODY_ASSIGN_OR_RETURN(ledger::Cursor cursor, view.NewEntryCursor());
+    CUSTODY_ASSIGN_OR_RETURN(bool more, cursor.SeekFirst());
+    for (uint64_t seq = 0; more; ++seq) {
+      CUSTODY_ASSIGN_OR_RETURN(ledger::DecodedEntry entry, ledger::DecodeEntry(cursor.value()));
+      if (entry.kind == "policy") seqs.push_back(seq);
+      CUSTODY_ASSIGN_OR_RETURN(more, cursor.Next());
+    }
+  }
+  auto wrote = ledger.Write([&](ledger::WriteTxn& txn) {
+    for (uint64_t seq : seqs) {
+      CUSTODY_RETURN_IF_ERROR(txn.Put(tables.daemon_meta, PolicyEntryKey(seq), ""));
+    }
+    return txn.Put(tables.daemon_meta, kPolicyEntriesIndexedKey, "1");
+  });
+  return wrote.status();
+}
+
+Result<std::vector<uint64_t>> PolicyEntrySeqs(ledger::ReadView& view, const Tables& tables) {
+  std::vector<uint64_t> seqs;
+  CUSTODY_ASSIGN_OR_RETURN(ledger::Cursor c, view.NewCursor(tables.daemon_meta));
+  CUSTODY_ASSIGN_OR_RETURN(bool found, c.Seek(kPolicyEntryKeyPrefix));
+  while (found && c.key().starts_with(kPolicyEntryKeyPrefix)) {
+    seqs.push_back(ReadBe64(c.key().substr(kPolicyEntryKeyPrefix.size())));
+    CUSTODY_ASSIGN_OR_RETURN(found, c.Next());
+  }
+  return seqs;
 }
 
 }  // namespace custody::daemon

@@ -13,13 +13,16 @@
 //   alert_outbox  sink name '\0' be64 seq be32 hit     -> "" (pending deliveries)
 //   daemon_meta   name                                 -> value ("policy_sha256", and
 //                 "record:" be64 seq -> kind for every record entry: approvals,
-//                 revocations; replayed into the policy engine at startup)
+//                 revocations; replayed into the policy engine at startup;
+//                 "policy_entry:" be64 seq -> "" for every policy entry, which
+//                 export bundles that start later must carry)
 #ifndef CUSTODY_DAEMON_INGEST_TABLES_H_
 #define CUSTODY_DAEMON_INGEST_TABLES_H_
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "custody/ledger/store.h"
 
@@ -37,6 +40,20 @@ struct Tables {
 };
 
 inline constexpr std::string_view kRecordKeyPrefix = "record:";
+inline constexpr std::string_view kPolicyEntryKeyPrefix = "policy_entry:";
+// Set once every policy entry of the log is under kPolicyEntryKeyPrefix.
+inline constexpr std::string_view kPolicyEntriesIndexedKey = "policy_entries_indexed";
+
+// "policy_entry:<be64 seq>"
+std::string PolicyEntryKey(uint64_t seq);
+
+// Indexes the log's policy entries under kPolicyEntryKeyPrefix if a data
+// dir written before that index existed has not been indexed yet (one scan
+// of the log, once). Call at start-up, before anything appends.
+Status IndexPolicyEntries(ledger::Ledger& ledger, const Tables& tables);
+
+// The seqs of the policy entries in `view`, in log order.
+Result<std::vector<uint64_t>> PolicyEntrySeqs(ledger::ReadView& view, const Tables& tables);
 
 // Big-endian fixed-width integers: byte order equals numeric order.
 void AppendBe64(uint64_t v, std::string* out);

@@ -250,6 +250,7 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   auto tables = Tables::Open(*impl->ledger);
   if (!tables.ok()) return tables.status().Annotate("opening the daemon tables");
   impl->tables = *tables;
+  CUSTODY_RETURN_IF_ERROR(IndexPolicyEntries(*impl->ledger, impl->tables));
 
   auto pseudonymizer = Pseudonymizer::LoadOrCreate((data_dir / "pseudonym.key").string());
   if (!pseudonymizer.ok()) return pseudonymizer.status();

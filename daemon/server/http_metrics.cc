@@ -20,6 +20,8 @@ std::string_view RouteName(Route route) {
       return "get_proof_inclusion";
     case Route::kProofConsistency:
       return "get_proof_consistency";
+    case Route::kProofPrefix:
+      return "get_proof_prefix";
     case Route::kAlerts:
       return "get_alerts";
     case Route::kApprovalsPost:

@@ -25,6 +25,7 @@ enum class Route {
   kEntries,
   kProofInclusion,
   kProofConsistency,
+  kProofPrefix,
   kAlerts,
   kApprovalsPost,
   kApprovalsList,

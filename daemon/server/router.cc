@@ -7,6 +7,7 @@
 #include <charconv>
 #include <limits>
 
+#include "custody/ledger/bundle.h"
 #include "custody/ledger/hash.h"
 #include "custody/schema/json_canon.h"
 #include "daemon/server/router_internal.h"
@@ -178,6 +179,7 @@ constexpr RouteEntry kRoutes[] = {
     {"/v1/entries", http::verb::get, Route::kEntries},
     {"/v1/proof/inclusion", http::verb::get, Route::kProofInclusion},
     {"/v1/proof/consistency", http::verb::get, Route::kProofConsistency},
+    {"/v1/proof/prefix", http::verb::get, Route::kProofPrefix},
     {"/v1/alerts", http::verb::get, Route::kAlerts},
     {"/v1/approvals", http::verb::post, Route::kApprovalsPost},
     {"/v1/approvals", http::verb::get, Route::kApprovalsList},
@@ -377,6 +379,55 @@ Response HandleConsistency(const Request& req, Services& s) {
   return OkResponse(std::move(body), kJson);
 }
 
+// What an export bundle that starts at seq `size` carries about the entries
+// before it (ledger::LogPrefix): the compact range of [0, size) and every
+// policy entry before `size` with its inclusion proof in the tree of
+// `tree_size`, where the bundle ends.
+Response HandlePrefix(const Request& req, Services& s) {
+  std::vector<ProblemItem> errors;
+  auto params = QueryParams::Parse(req.target(), {"size", "tree_size"}, &errors);
+  if (!params) return InvalidRequest(s, std::move(errors));
+  std::optional<uint64_t> size, tree_size;
+  params->Uint("size", &size, &errors);
+  params->Uint("tree_size", &tree_size, &errors);
+  if (!size && !params->Find("size")) {
+    errors.push_back({"", "size", "required: the number of entries before the bundle's first"});
+  }
+  if (!errors.empty()) return InvalidRequest(s, std::move(errors));
+
+  auto view = s.ledger->Read();
+  if (!view.ok()) return ReadFailure(view.status(), "GET /v1/proof/prefix");
+  const uint64_t tree = tree_size.value_or(view->size());
+  if (tree > view->size()) {
+    errors.push_back(
+        {"", "tree_size", "must be at most the log size " + std::to_string(view->size())});
+  } else if (*size == 0) {
+    errors.push_back({"", "size", "must be at least 1 (a bundle from seq 0 needs no prefix)"});
+  } else if (*size > tree) {
+    errors.push_back({"", "size", "must be at most tree_size (" + std::to_string(tree) + ")"});
+  }
+  if (!errors.empty()) return InvalidRequest(s, std::move(errors));
+  auto seqs = PolicyEntrySeqs(*view, *s.tables);
+  if (!seqs.ok()) return ReadFailure(seqs.status(), "GET /v1/proof/prefix");
+  auto prefix = ledger::BuildLogPrefix(*view, *size, tree, &*seqs);
+  if (!prefix.ok()) return ReadFailure(prefix.status(), "GET /v1/proof/prefix");
+  std::string body =
+      "{\"size\":" + std::to_string(*size) + ",\"tree_size\":" + std::to_string(tree) + ",";
+  AppendHashes(prefix->range, &body);
+  body += ",\"policies\":[";
+  for (size_t i = 0; i < prefix->policies.size(); ++i) {
+    const ledger::LogPrefix::PriorPolicy& p = prefix->policies[i];
+    if (i) body += ',';
+    body += "{\"seq\":" + std::to_string(p.seq) + ",\"entry\":";
+    schema::AppendJsonString(p.entry, &body);
+    body += ',';
+    AppendHashes(p.proof, &body);
+    body += '}';
+  }
+  body += "]}";
+  return OkResponse(std::move(body), kJson);
+}
+
 Response HandleMetrics(Services& s) {
   return OkResponse(s.registry->Render(), "text/plain; version=0.0.4; charset=utf-8");
 }
@@ -457,6 +508,9 @@ void Handle(Request&& req, Services& services, Completion done) {
       return;
     case Route::kProofConsistency:
       done.respond(HandleConsistency(req, services));
+      return;
+    case Route::kProofPrefix:
+      done.respond(HandlePrefix(req, services));
       return;
     case Route::kMetrics:
       done.respond(HandleMetrics(services));

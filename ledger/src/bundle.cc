@@ -156,7 +156,8 @@ Status WriteBundleLog(const std::string& dir, const BundleLog& log) {
       lines.append(p.entry).push_back('\n');
     }
     o["prior_policies"] = std::move(prior);
-    CUSTODY_RETURN_IF_ERROR(WriteWholeFile((fs::path(dir) / "prior-policies.ndjson").string(), lines));
+    CUSTODY_RETURN_IF_ERROR(
+        WriteWholeFile((fs::path(dir) / "prior-policies.ndjson").string(), lines));
   }
   CUSTODY_ASSIGN_OR_RETURN(std::string text, schema::CanonicalJson(o));
   return WriteWholeFile((fs::path(dir) / "log.json").string(), text + "\n");
@@ -197,11 +198,12 @@ Result<BundleLog> ReadBundleLog(const std::string& dir) {
     if (!p.is_object()) return BadLogJson(path, member, "must be an object");
     LogPrefix::PriorPolicy& policy = prefix.policies.emplace_back();
     CUSTODY_ASSIGN_OR_RETURN(policy.seq, JsonCount(p.get_object(), "seq", path));
-    CUSTODY_ASSIGN_OR_RETURN(policy.proof,
-                             JsonHashes(p.get_object().if_contains("proof"), member + ".proof", path));
+    CUSTODY_ASSIGN_OR_RETURN(
+        policy.proof, JsonHashes(p.get_object().if_contains("proof"), member + ".proof", path));
     const size_t nl = rest.find('\n');
     if (nl == std::string_view::npos) {
-      return Status::InvalidArgument(lines_path + " has " + std::to_string(prefix.policies.size() - 1) +
+      return Status::InvalidArgument(lines_path + " has " +
+                                     std::to_string(prefix.policies.size() - 1) +
                                      " lines but log.json lists " +
                                      std::to_string(prior->get_array().size()) + " prior policies");
     }
@@ -285,8 +287,8 @@ Status ExportBundle(Ledger& ledger, const std::string& dir, const ExportOptions&
                            OutFile::Create((fs::path(dir) / "entries.ndjson").string()));
   CUSTODY_ASSIGN_OR_RETURN(Cursor cursor, view.NewEntryCursor());
   const uint64_t first = options.first_seq;  // entry keys are native-endian uint64
-  CUSTODY_ASSIGN_OR_RETURN(
-      bool more, cursor.Seek(std::string_view(reinterpret_cast<const char*>(&first), sizeof first)));
+  CUSTODY_ASSIGN_OR_RETURN(bool more, cursor.Seek(std::string_view(
+                                          reinterpret_cast<const char*>(&first), sizeof first)));
   for (uint64_t seq = options.first_seq; seq < size; ++seq) {
     if (!more) return Status::Corruption("entry " + std::to_string(seq) + " is missing");
     CUSTODY_RETURN_IF_ERROR(entries.Write(cursor.value()));
@@ -302,8 +304,8 @@ Status ExportBundle(Ledger& ledger, const std::string& dir, const ExportOptions&
         WriteWholeFile((fs::path(dir) / "checkpoints" / CheckpointFileName(s)).string(), note));
   }
   if (options.progress) options.progress(size - options.first_seq, size - options.first_seq);
-  return WriteBundleLog(dir, {ledger.origin(), ledger.verifier_key().ToString(), size,
-                              std::move(prefix)});
+  return WriteBundleLog(
+      dir, {ledger.origin(), ledger.verifier_key().ToString(), size, std::move(prefix)});
 }
 
 }  // namespace custody::ledger

@@ -438,9 +438,8 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
           !DecodeHexHash(scratch.body_sha256, &sha)) {
         return Fail(report, p.seq, std::nullopt,
                     where + "not a policy entry with seq " + std::to_string(p.seq) +
-                        " before the bundle's first seq " + std::to_string(base) +
-                        " (kind " + std::string(scratch.kind) + ", seq " +
-                        std::to_string(scratch.seq) + ")");
+                        " before the bundle's first seq " + std::to_string(base) + " (kind " +
+                        std::string(scratch.kind) + ", seq " + std::to_string(scratch.seq) + ")");
       }
       policies.insert(sha);
       ++report.prior_policies;
@@ -495,11 +494,20 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
       if (!r.ok()) return Fail(report, size - 1, std::nullopt, r.status().message());
       root = *r;
     }
+    // At the bundle's first seq the root is the prefix's alone: no entry of
+    // the bundle is to blame.
+    const bool prefix_only = base > 0 && size == base;
     const std::optional<uint64_t> last =
-        size == 0 ? std::nullopt : std::optional<uint64_t>(size - 1);
+        size == 0 || prefix_only ? std::nullopt : std::optional<uint64_t>(size - 1);
+    const std::string prefix_why = "the root of log.json's prefix (the " + std::to_string(base) +
+                                   " entries before the bundle) does not match";
     while (next_cp < cps.size() && cps[next_cp].cp.size == size) {
       const auto& p = cps[next_cp];
       if (p.cp.root != root) {
+        if (prefix_only) {
+          return Fail(report, last, p.name,
+                      prefix_why + " the checkpoint: the prefix was altered or is another log's");
+        }
         return Fail(report, last, p.name,
                     "root at size " + std::to_string(size) +
                         " does not match the checkpoint: entries up to seq " +
@@ -512,6 +520,12 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
     }
     if (!trusted_checked && trusted->cp.size == size) {
       trusted_checked = true;
+      if (trusted->cp.root != root && prefix_only) {
+        return Fail(report, last, "trusted",
+                    prefix_why +
+                        " the trusted checkpoint: this bundle does not continue the "
+                        "log that was audited (a fork, or an altered prefix)");
+      }
       if (trusted->cp.root != root) {
         return Fail(report, last, "trusted",
                     "the log is not consistent with the trusted checkpoint at size " +

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <bit>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdlib>
@@ -599,6 +600,98 @@ TEST_F(ClientTest, ExportToEndsAtTheNewestCheckpointAtOrBelowIt) {
   }
   auto none = Ctl({"export", "--out", work_->File("to-0"), "--to", "0"});
   EXPECT_EQ(none.exit_code, 2) << none.Describe();
+}
+
+// The incremental audit: last time's bundle ended at S; this one starts
+// there, and last time's checkpoint proves it extends what was audited.
+TEST_F(ClientTest, ExportFromContinuesAnEarlierAudit) {
+  ASSERT_GE(SendOne(EventJson("incremental-1", "user:inc-1")), 0);
+  ASSERT_GE(SendOne(EventJson("incremental-2", "user:inc-2")), 0);
+  const uint64_t from = bundle_size_;
+  const std::string trusted = CheckpointFile(bundle_, bundle_size_);
+  const std::string dir = work_->File("from");
+  auto r = Ctl({"export", "--out", dir, "--from", std::to_string(from), "--trusted", trusted});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("seq " + std::to_string(from) + ".."));
+  EXPECT_THAT(r.out, HasSubstr("as their compact range"));
+  const auto lines = Lines(ReadFileOrDie(dir + "/entries.ndjson"));
+  ASSERT_GE(lines.size(), 2u);
+  EXPECT_EQ(ParseObject(lines[0])["seq"].as_int64(), static_cast<int64_t>(from));
+  json::object log = ParseObject(ReadFileOrDie(dir + "/log.json"));
+  EXPECT_EQ(log["first_seq"].as_int64(), static_cast<int64_t>(from));
+  EXPECT_EQ(log["prefix"].as_array().size(), static_cast<size_t>(std::popcount(from)));
+  // The daemon recorded its policy at seq 0: it comes along, with a proof.
+  ASSERT_GE(log["prior_policies"].as_array().size(), 1u);
+  EXPECT_EQ(log["prior_policies"].as_array()[0].as_object().at("seq").as_int64(), 0);
+
+  const std::string seqs = "(seq " + std::to_string(from) + "..";
+  auto v = Verify({"--trusted-checkpoint", trusted, dir});
+  EXPECT_EQ(v.exit_code, 0) << v.Describe();
+  EXPECT_THAT(v.out, AllOf(HasSubstr("OK: " + std::to_string(lines.size()) + " entries " + seqs),
+                           HasSubstr("before the bundle")));
+  auto py = VerifyPy({"--json", "--trusted-checkpoint", trusted, dir});
+  ASSERT_EQ(py.exit_code, 0) << py.Describe();
+  auto cv = Verify({"-o", "json", dir});
+  ASSERT_EQ(cv.exit_code, 0) << cv.Describe();
+  json::object p = ParseObject(py.out), c = ParseObject(cv.out);
+  EXPECT_EQ(p["root"], c["root"]);
+  EXPECT_EQ(p["entries"], c["entries"]);
+  EXPECT_EQ(p["first_seq"], c["first_seq"]);
+
+  // A forged prefix hash: no signed root matches any more.
+  {
+    const std::string forged = work_->File("from-forged-prefix");
+    fs::copy(dir, forged, fs::copy_options::recursive);
+    json::object o = log;
+    std::string h(o["prefix"].as_array()[0].as_string());
+    h[0] = h[0] == 'A' ? 'B' : 'A';
+    o["prefix"].as_array()[0] = h;
+    WriteFileOrDie(forged + "/log.json", json::serialize(o) + "\n");
+    auto bad = Verify({forged});
+    EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+    EXPECT_THAT(bad.out, HasSubstr("does not match the checkpoint"));
+    auto badpy = VerifyPy({forged});
+    EXPECT_EQ(badpy.exit_code, 1) << badpy.Describe();
+    EXPECT_THAT(badpy.out, HasSubstr("does not match the checkpoint"));
+    // export --trusted put last time's checkpoint in the bundle: it fails
+    // first, at the bundle's first seq, blaming the prefix.
+    auto t = Verify({"--trusted-checkpoint", trusted, forged});
+    EXPECT_EQ(t.exit_code, 1) << t.Describe();
+    EXPECT_THAT(t.out, AllOf(HasSubstr("checkpoint " + CheckpointName(from)),
+                             HasSubstr("root of log.json's prefix")));
+  }
+  // A policy entry that is not the log's: its proof fails, named by seq.
+  {
+    const std::string forged = work_->File("from-forged-policy");
+    fs::copy(dir, forged, fs::copy_options::recursive);
+    std::string policies = ReadFileOrDie(forged + "/prior-policies.ndjson");
+    const size_t at = policies.find("\"received_at\":\"");
+    ASSERT_NE(at, std::string::npos);
+    char& digit = policies[at + 16];  // the year's first digit
+    digit = digit == '2' ? '3' : '2';
+    WriteFileOrDie(forged + "/prior-policies.ndjson", policies);
+    auto bad = Verify({forged});
+    EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+    EXPECT_THAT(bad.out, AllOf(HasSubstr("seq 0:"), HasSubstr("inclusion proof")));
+    auto badpy = VerifyPy({forged});
+    EXPECT_EQ(badpy.exit_code, 1) << badpy.Describe();
+    EXPECT_THAT(badpy.out, AllOf(HasSubstr("seq 0:"), HasSubstr("inclusion proof")));
+  }
+  // A trusted checkpoint before the bundle cannot be checked: usage, not a verdict.
+  const std::string first_cp = work_->File("first-checkpoint.txt");
+  auto early = daemon_->Client().Get("/v1/checkpoint?max_size=" + std::to_string(from - 1));
+  if (early.status == 200) {
+    WriteFileOrDie(first_cp, early.body);
+    auto older = Verify({"--trusted-checkpoint", first_cp, dir});
+    EXPECT_EQ(older.exit_code, 2) << older.Describe();
+    EXPECT_THAT(older.err, HasSubstr("--from"));
+    auto refused = Ctl({"export", "--out", work_->File("from-refused"), "--from",
+                        std::to_string(from), "--trusted", first_cp});
+    EXPECT_EQ(refused.exit_code, 2) << refused.Describe();
+  }
+  auto beyond = Ctl({"export", "--out", work_->File("from-beyond"), "--from", "999999999"});
+  EXPECT_EQ(beyond.exit_code, 2) << beyond.Describe();
+  EXPECT_THAT(beyond.err, HasSubstr("nothing to export"));
 }
 
 // custody-verify as an auditor runs it: a key file, a copy of the data dir,

@@ -9,6 +9,7 @@
 #include <future>
 
 #include "custody/ledger/checkpoint.h"
+#include "custody/ledger/entry.h"
 #include "custody/ledger/hash.h"
 #include "custody/ledger/merkle.h"
 #include "daemon/server/no_policy_decider.h"
@@ -43,6 +44,7 @@ class RouterTest : public ::testing::Test {
     lo.origin = "router.test/log";
     ASSERT_OK_AND_ASSIGN(ledger_, ledger::Ledger::Open(lo));
     ASSERT_OK_AND_ASSIGN(tables_, Tables::Open(*ledger_));
+    ASSERT_OK(IndexPolicyEntries(*ledger_, tables_));  // as custodyd does at start-up
     ASSERT_OK_AND_ASSIGN(pseudonymizer_, Pseudonymizer::LoadOrCreate(dir_.File("pseudonym.key")));
     IngestOptions io;
     io.max_batch_events = 64;
@@ -326,6 +328,76 @@ TEST_F(RouterTest, ProofParameterErrors) {
   Problem(Get("/v1/proof/consistency?from=2&to=1"), 400, "invalid-request");
   Problem(Get("/v1/proof/consistency?to=2"), 400, "invalid-request");
   EXPECT_EQ(Json(Get("/v1/proof/consistency?from=2&to=2")).at("hashes").as_array().size(), 0u);
+}
+
+// What custodyctl export --from S downloads: the compact range of [0, S)
+// and the policy entries before S with inclusion proofs.
+TEST_F(RouterTest, PrefixForAnExportFromALaterSeq) {
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(Post(Event("x-" + std::to_string(i))).result_int(), 200u);
+  ASSERT_OK_AND_ASSIGN(auto view, ledger_->Read());
+  ASSERT_OK_AND_ASSIGN(std::string_view first, view.Entry(0));
+  ASSERT_OK_AND_ASSIGN(auto entry0, ledger::DecodeEntry(first));
+  ASSERT_EQ(entry0.kind, "policy");  // the Ingestor records the policy in force first
+  const uint64_t size = view.size();
+  ASSERT_OK_AND_ASSIGN(auto root, view.RootAt(size));
+  for (uint64_t from = 1; from <= size; ++from) {
+    Response res = Get("/v1/proof/prefix?size=" + std::to_string(from));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    json::object o = Json(res).as_object();
+    EXPECT_EQ(o.at("size").to_number<uint64_t>(), from);
+    EXPECT_EQ(o.at("tree_size").to_number<uint64_t>(), size);
+    ASSERT_OK_AND_ASSIGN(auto range, view.CompactRangeAt(from));
+    std::vector<std::string> want;
+    for (const auto& h : range.hashes()) want.push_back(ledger::HashToBase64(h));
+    std::vector<std::string> got;
+    for (const auto& h : o.at("hashes").as_array()) got.emplace_back(h.as_string());
+    EXPECT_EQ(got, want) << from;
+    const json::array& policies = o.at("policies").as_array();
+    ASSERT_EQ(policies.size(), 1u);
+    EXPECT_EQ(policies[0].at("seq").to_number<uint64_t>(), 0u);
+    EXPECT_EQ(policies[0].at("entry").as_string(), first);
+    std::vector<ledger::Hash> proof;
+    for (const auto& h : policies[0].at("hashes").as_array()) {
+      ASSERT_OK_AND_ASSIGN(auto hash, ledger::HashFromBase64(h.as_string()));
+      proof.push_back(hash);
+    }
+    EXPECT_OK(ledger::VerifyInclusion(0, size, ledger::LeafHash(first), proof, root));
+  }
+  EXPECT_EQ(Json(Get("/v1/proof/prefix?size=2&tree_size=4")).at("tree_size").to_number<uint64_t>(),
+            4u);
+  auto param = [&](const std::string& target) {
+    json::object p = Problem(Get(target), 400, "invalid-request");
+    return std::string(p.at("errors").as_array()[0].at("parameter").as_string()) + ": " +
+           std::string(p.at("errors").as_array()[0].at("message").as_string());
+  };
+  EXPECT_THAT(param("/v1/proof/prefix"), HasSubstr("size: required"));
+  EXPECT_THAT(param("/v1/proof/prefix?size=0"), HasSubstr("size: must be at least 1"));
+  EXPECT_THAT(param("/v1/proof/prefix?size=3&tree_size=2"), HasSubstr("size: must be at most"));
+  EXPECT_THAT(param("/v1/proof/prefix?size=1&tree_size=99"),
+              HasSubstr("tree_size: must be at most"));
+}
+
+// A data dir from before the policy-entry index gets it at start-up.
+TEST_F(RouterTest, PolicyEntriesAreIndexedOnceForOlderDataDirs) {
+  ASSERT_EQ(Post(Event("old-1")).result_int(), 200u);
+  ingestor_->Drain();
+  ASSERT_OK(ledger_
+                ->Write([&](ledger::WriteTxn& txn) {
+                  CUSTODY_RETURN_IF_ERROR(txn.Delete(tables_.daemon_meta, PolicyEntryKey(0)));
+                  return txn.Delete(tables_.daemon_meta, kPolicyEntriesIndexedKey);
+                })
+                .status());
+  {
+    ASSERT_OK_AND_ASSIGN(auto view, ledger_->Read());
+    ASSERT_OK_AND_ASSIGN(auto seqs, PolicyEntrySeqs(view, tables_));
+    EXPECT_TRUE(seqs.empty());
+  }
+  ASSERT_OK(IndexPolicyEntries(*ledger_, tables_));
+  ASSERT_OK_AND_ASSIGN(auto view, ledger_->Read());
+  ASSERT_OK_AND_ASSIGN(auto seqs, PolicyEntrySeqs(view, tables_));
+  EXPECT_EQ(seqs, std::vector<uint64_t>{0});
+  ASSERT_OK_AND_ASSIGN(auto marker, view.Get(tables_.daemon_meta, kPolicyEntriesIndexedKey));
+  EXPECT_TRUE(marker.has_value());
 }
 
 TEST_F(RouterTest, QueryBySubjectUsesThePseudonymAndNeverReturnsTheRawId) {

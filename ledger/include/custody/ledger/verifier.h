@@ -118,8 +118,7 @@ struct VerifyReport {
 // trusted checkpoint below the prefix).
 Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
                                    std::span<const NamedCheckpoint> checkpoints,
-                                   const VerifyOptions& options,
-                                   const LogPrefix* prefix = nullptr);
+                                   const VerifyOptions& options, const LogPrefix* prefix = nullptr);
 
 // Verifies an export bundle directory: entries.ndjson (one entry per line,
 // each ending in '\n'), checkpoints/*.txt (signed notes), log.json (only its
