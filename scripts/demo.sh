@@ -94,6 +94,14 @@ ctl export --out "$DEMO/bundle"
 KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verifier_key"])' "$DEMO/bundle/log.json")
 "$BIN/client/custody-verify" --key "$KEY" "$DEMO/bundle"
 
+step "a month later: export only what is new and prove it extends the audited log"
+CUSTODY_TOKEN=$PRODUCER_TOKEN ctl send docs/examples/demo-later.ndjson
+AUDITED=$(ls "$DEMO/bundle/checkpoints" | tail -1)
+FROM=$((10#${AUDITED%.txt}))
+rm -rf "$DEMO/bundle-2"
+ctl export --out "$DEMO/bundle-2" --from "$FROM" --trusted "$DEMO/bundle/checkpoints/$AUDITED"
+"$BIN/client/custody-verify" --key "$KEY" --trusted-checkpoint "$DEMO/bundle/checkpoints/$AUDITED" "$DEMO/bundle-2"
+
 if [[ $SERVE == 1 ]]; then
   step "custodyd keeps running on http://127.0.0.1:$PORT (Ctrl-C to stop)"
   wait $DAEMON

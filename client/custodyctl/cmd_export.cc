@@ -321,8 +321,15 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
     std::printf("          consistent with the trusted checkpoint of size %llu (%s)\n",
                 static_cast<unsigned long long>(trusted->size), trusted_file.c_str());
   }
-  std::printf("auditors: custody-verify --key '%s' %s\n", signed_cp.key.ToString().c_str(),
-              opt.out.c_str());
+  if (opt.from > 0) {
+    std::printf("auditors: custody-verify --key '%s' --trusted-checkpoint <your checkpoint of "
+                "size %llu> %s\n",
+                signed_cp.key.ToString().c_str(), static_cast<unsigned long long>(opt.from),
+                opt.out.c_str());
+  } else {
+    std::printf("auditors: custody-verify --key '%s' %s\n", signed_cp.key.ToString().c_str(),
+                opt.out.c_str());
+  }
   return Status::Ok();
 }
 
