@@ -70,6 +70,32 @@ std::string Format(TimePoint t, bool always_fraction) {
   CivilFromDays(days, &y, &m, &d);
   const int64_t secs = rem / 1000000;
   const int64_t frac = rem % 1000000;
+  if (y >= 0 && y <= 9999) {
+    // The common case without snprintf (every ledger entry formats a time).
+    char buf[27];
+    auto put = [&buf](size_t at, uint64_t v, int digits) {
+      for (int i = digits - 1; i >= 0; --i, v /= 10) buf[at + i] = static_cast<char>('0' + v % 10);
+    };
+    put(0, static_cast<uint64_t>(y), 4);
+    buf[4] = '-';
+    put(5, m, 2);
+    buf[7] = '-';
+    put(8, d, 2);
+    buf[10] = 'T';
+    put(11, static_cast<uint64_t>(secs / 3600), 2);
+    buf[13] = ':';
+    put(14, static_cast<uint64_t>(secs / 60 % 60), 2);
+    buf[16] = ':';
+    put(17, static_cast<uint64_t>(secs % 60), 2);
+    size_t n = 19;
+    if (always_fraction || frac != 0) {
+      buf[n++] = '.';
+      put(n, static_cast<uint64_t>(frac), 6);
+      n += 6;
+    }
+    buf[n++] = 'Z';
+    return std::string(buf, n);
+  }
   char buf[64];
   int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
                         static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),

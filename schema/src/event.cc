@@ -1,6 +1,7 @@
 #include "custody/schema/event.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <utility>
 
@@ -1053,6 +1054,212 @@ boost::json::object NormalizedBody(const Event& e, boost::json::storage_ptr sp) 
     body.emplace("attributes", std::move(attributes));
   }
   return body;
+}
+
+// ---------------------------------------------------------------------------
+// The canonical body, written directly.
+
+namespace {
+
+// Writes the members of NormalizedBody in RFC 8785 order (every fixed member
+// name is ASCII, so byte order is UTF-16 order). Anything CanonicalJson would
+// reject sets `ok_ = false`; the caller then takes the slow path for its
+// error message, so both paths fail alike.
+class BodyWriter {
+ public:
+  explicit BodyWriter(std::string* out) : out_(out) {}
+  bool ok() const { return ok_; }
+
+  void Write(const Event& e) {
+    Raw("{\"activity\":");
+    Str(ActivityName(e.activity));
+    Raw(",\"actor\":{\"country\":");
+    Country(e.actor.country);
+    if (e.actor.entity) {
+      Raw(",\"entity\":");
+      Str(*e.actor.entity);
+    }
+    Raw(",\"id\":");
+    Str(e.actor.id);
+    Raw(",\"type\":");
+    Str(e.actor.type);
+    Raw("}");
+    if (!e.attributes.empty()) Attributes(e.attributes);
+    const Context& c = e.context;
+    if (c.purpose || c.approval_id || c.correlation_id) {
+      char sep = '{';
+      Raw(",\"context\":");
+      if (c.approval_id) Member(&sep, "\"approval_id\":", *c.approval_id);
+      if (c.correlation_id) Member(&sep, "\"correlation_id\":", *c.correlation_id);
+      if (c.purpose) Member(&sep, "\"purpose\":", *c.purpose);
+      Raw("}");
+    }
+    Raw(",\"data\":{\"categories\":");
+    Categories(e.categories);
+    Raw(",\"record_count\":");
+    Int(e.record_count);
+    Raw("},\"event_id\":");
+    Str(e.event_id);
+    if (e.origin) {
+      Raw(",\"origin\":{\"country\":");
+      Country(e.origin->country);
+      Raw(",\"system\":");
+      Str(e.origin->system);
+      Raw("}");
+    }
+    Raw(",\"outcome\":");
+    Str(OutcomeName(e.outcome));
+    Raw(",\"subjects\":{\"count\":");
+    Int(e.subject_count);
+    Raw(",\"jurisdictions\":");
+    Jurisdictions(e.jurisdictions);
+    Raw(",\"refs\":[");
+    for (size_t i = 0; i < e.subject_refs.size(); ++i) {
+      if (i) Raw(",");
+      Str(e.subject_refs[i]);
+    }
+    Raw("]},\"target\":{");
+    char sep = '{';
+    if (e.target.audience_size) {
+      Raw("\"audience_size\":");
+      Int(*e.target.audience_size);
+      sep = ',';
+    }
+    if (sep == ',') Raw(",");
+    Raw("\"country\":");
+    Country(e.target.country);
+    if (e.target.id) {
+      Raw(",\"id\":");
+      Str(*e.target.id);
+    }
+    Raw(",\"system\":");
+    Str(e.target.system);
+    Raw(",\"type\":");
+    Str(e.target.type);
+    Raw("},\"time\":");
+    Time(e.time);
+    Raw("}");
+  }
+
+ private:
+  void Raw(std::string_view s) { out_->append(s); }
+
+  void Str(std::string_view s) {
+    if (!IsValidUtf8(s)) ok_ = false;
+    AppendJsonString(s, out_);
+  }
+
+  void Country(std::string_view s) {
+    if (std::all_of(s.begin(), s.end(), [](char c) { return c < 'a' || c > 'z'; })) return Str(s);
+    Str(UpperCopy(s));
+  }
+
+  void Int(int64_t n) {
+    if (n > kMaxSafeInteger || n < -kMaxSafeInteger) ok_ = false;
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, n);
+    out_->append(buf, r.ptr);
+  }
+
+  void Member(char* sep, std::string_view name, std::string_view value) {
+    out_->push_back(*sep);
+    *sep = ',';
+    Raw(name);
+    Str(value);
+  }
+
+  void Time(TimePoint t) {
+    // FormatRfc3339 is ASCII: no UTF-8 check needed.
+    out_->push_back('"');
+    out_->append(FormatRfc3339(t));
+    out_->push_back('"');
+  }
+
+  void Categories(const std::vector<std::string>& categories) {
+    // As NormalizedBody: sorted and de-duplicated (ParseEvent already did).
+    auto write = [&](auto first, auto last) {
+      out_->push_back('[');
+      for (auto it = first; it != last; ++it) {
+        if (it != first) out_->push_back(',');
+        Str(*it);
+      }
+      out_->push_back(']');
+    };
+    if (std::is_sorted(categories.begin(), categories.end()) &&
+        std::adjacent_find(categories.begin(), categories.end()) == categories.end()) {
+      return write(categories.begin(), categories.end());
+    }
+    std::vector<std::string_view> sorted(categories.begin(), categories.end());
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    write(sorted.begin(), sorted.end());
+  }
+
+  void Jurisdictions(const std::map<std::string, int64_t>& j) {
+    // Keys are upper-case country codes (ParseEvent); a hand-built Event
+    // whose keys upper-case onto each other takes the slow path, which
+    // merges them as NormalizedBody does.
+    for (const auto& [country, n] : j) {
+      auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+      if (std::any_of(country.begin(), country.end(), lower)) {
+        ok_ = false;
+        return;
+      }
+    }
+    std::vector<const std::pair<const std::string, int64_t>*> members;
+    members.reserve(j.size());
+    for (const auto& kv : j) members.push_back(&kv);
+    SortByKey(&members);
+    char sep = '{';
+    for (const auto* kv : members) {
+      out_->push_back(sep);
+      sep = ',';
+      Str(kv->first);
+      out_->push_back(':');
+      Int(kv->second);
+    }
+    if (sep == '{') out_->push_back('{');
+    out_->push_back('}');
+  }
+
+  void Attributes(const std::map<std::string, std::string>& a) {
+    std::vector<const std::pair<const std::string, std::string>*> members;
+    members.reserve(a.size());
+    for (const auto& kv : a) members.push_back(&kv);
+    SortByKey(&members);
+    Raw(",\"attributes\":");
+    char sep = '{';
+    for (const auto* kv : members) {
+      out_->push_back(sep);
+      sep = ',';
+      Str(kv->first);
+      out_->push_back(':');
+      Str(kv->second);
+    }
+    out_->push_back('}');
+  }
+
+  // std::map orders keys by bytes; RFC 8785 by UTF-16 code units. They agree
+  // unless a key holds characters at or above U+E000.
+  template <typename Ptr>
+  static void SortByKey(std::vector<Ptr>* members) {
+    std::stable_sort(members->begin(), members->end(),
+                     [](Ptr a, Ptr b) { return JsonKeyLess(a->first, b->first); });
+  }
+
+  std::string* out_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+Status AppendNormalizedBodyJson(const Event& e, std::string* out) {
+  const size_t mark = out->size();
+  BodyWriter writer(out);
+  writer.Write(e);
+  if (writer.ok()) return Status::Ok();
+  out->resize(mark);
+  return AppendCanonicalJson(NormalizedBody(e), out);
 }
 
 // ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "custody/schema/json_canon.h"
 
 #include <algorithm>
+#include <charconv>
 #include <utility>
 #include <vector>
 
@@ -29,44 +30,68 @@ bool Utf16Less(std::string_view a, std::string_view b) {
   return x < y;
 }
 
-void AppendPointerToken(std::string_view token, std::string* ptr) {
-  *ptr += '/';
-  for (char c : token) {
-    if (c == '~') *ptr += "~0";
-    else if (c == '/') *ptr += "~1";
-    else *ptr += c;
+// The path from the root to the value being written, turned into an
+// RFC 6901 pointer only when there is an error to report.
+struct PathToken {
+  std::string_view key;  // when !is_index
+  size_t index = 0;      // when is_index
+  bool is_index = false;
+};
+using Path = std::vector<PathToken>;
+
+std::string Pointer(const Path& path) {
+  std::string out;
+  for (const PathToken& t : path) {
+    out += '/';
+    if (t.is_index) {
+      out += std::to_string(t.index);
+      continue;
+    }
+    for (char c : t.key) {
+      if (c == '~') out += "~0";
+      else if (c == '/') out += "~1";
+      else out += c;
+    }
   }
+  return out;
 }
 
-Status Fail(const std::string& pointer, const std::string& why) {
+Status Fail(const Path& path, const std::string& why) {
+  const std::string pointer = Pointer(path);
   return Status::InvalidArgument((pointer.empty() ? std::string("/") : pointer) + ": " + why);
 }
 
-Status Append(const boost::json::value& v, std::string* out, std::string* pointer) {
+void AppendInt(int64_t n, std::string* out) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out->append(buf, r.ptr);
+}
+
+Status Append(const boost::json::value& v, std::string* out, Path* path) {
   switch (v.kind()) {
     case boost::json::kind::null: *out += "null"; return Status::Ok();
     case boost::json::kind::bool_: *out += v.get_bool() ? "true" : "false"; return Status::Ok();
     case boost::json::kind::int64: {
       const int64_t n = v.get_int64();
       if (n > kMaxSafeInteger || n < -kMaxSafeInteger) {
-        return Fail(*pointer, "integer outside +/-(2^53-1)");
+        return Fail(*path, "integer outside +/-(2^53-1)");
       }
-      *out += std::to_string(n);
+      AppendInt(n, out);
       return Status::Ok();
     }
     case boost::json::kind::uint64: {
       const uint64_t n = v.get_uint64();
       if (n > static_cast<uint64_t>(kMaxSafeInteger)) {
-        return Fail(*pointer, "integer outside +/-(2^53-1)");
+        return Fail(*path, "integer outside +/-(2^53-1)");
       }
-      *out += std::to_string(n);
+      AppendInt(static_cast<int64_t>(n), out);
       return Status::Ok();
     }
     case boost::json::kind::double_:
-      return Fail(*pointer, "non-integer numbers are not allowed (use an integer or a string)");
+      return Fail(*path, "non-integer numbers are not allowed (use an integer or a string)");
     case boost::json::kind::string: {
       const auto& s = v.get_string();
-      if (!IsValidUtf8(s)) return Fail(*pointer, "string is not valid UTF-8");
+      if (!IsValidUtf8(s)) return Fail(*path, "string is not valid UTF-8");
       AppendJsonString(s, out);
       return Status::Ok();
     }
@@ -75,10 +100,9 @@ Status Append(const boost::json::value& v, std::string* out, std::string* pointe
       size_t index = 0;
       for (const auto& element : v.get_array()) {
         if (index > 0) *out += ',';
-        const size_t mark = pointer->size();
-        AppendPointerToken(std::to_string(index), pointer);
-        CUSTODY_RETURN_IF_ERROR(Append(element, out, pointer));
-        pointer->resize(mark);
+        path->push_back({{}, index, true});
+        CUSTODY_RETURN_IF_ERROR(Append(element, out, path));
+        path->pop_back();
         ++index;
       }
       *out += ']';
@@ -86,28 +110,36 @@ Status Append(const boost::json::value& v, std::string* out, std::string* pointe
     }
     case boost::json::kind::object: {
       const auto& obj = v.get_object();
-      std::vector<const boost::json::key_value_pair*> members;
-      members.reserve(obj.size());
-      for (const auto& kv : obj) {
-        if (!IsValidUtf8(kv.key())) return Fail(*pointer, "member name is not valid UTF-8");
-        members.push_back(&kv);
+      // Small objects (every object custody writes) sort on the stack.
+      constexpr size_t kInline = 16;
+      const boost::json::key_value_pair* inline_members[kInline];
+      std::vector<const boost::json::key_value_pair*> heap_members;
+      const boost::json::key_value_pair** members = inline_members;
+      if (obj.size() > kInline) {
+        heap_members.resize(obj.size());
+        members = heap_members.data();
       }
-      std::sort(members.begin(), members.end(),
+      size_t n = 0;
+      for (const auto& kv : obj) {
+        if (!IsValidUtf8(kv.key())) return Fail(*path, "member name is not valid UTF-8");
+        members[n++] = &kv;
+      }
+      std::sort(members, members + n,
                 [](auto* a, auto* b) { return Utf16Less(a->key(), b->key()); });
       *out += '{';
-      for (size_t i = 0; i < members.size(); ++i) {
+      for (size_t i = 0; i < n; ++i) {
         if (i > 0) {
           if (members[i]->key() == members[i - 1]->key()) {
-            return Fail(*pointer, "duplicate member \"" + std::string(members[i]->key()) + "\"");
+            return Fail(*path, "duplicate member \"" + std::string(members[i]->key()) + "\"");
           }
           *out += ',';
         }
         AppendJsonString(members[i]->key(), out);
         *out += ':';
-        const size_t mark = pointer->size();
-        AppendPointerToken(members[i]->key(), pointer);
-        CUSTODY_RETURN_IF_ERROR(Append(members[i]->value(), out, pointer));
-        pointer->resize(mark);
+        path->push_back({std::string_view(members[i]->key().data(), members[i]->key().size()), 0,
+                         false});
+        CUSTODY_RETURN_IF_ERROR(Append(members[i]->value(), out, path));
+        path->pop_back();
       }
       *out += '}';
       return Status::Ok();
@@ -176,8 +208,9 @@ bool IsValidUtf8(std::string_view s) {
 }
 
 Status AppendCanonicalJson(const boost::json::value& value, std::string* out) {
-  std::string pointer;
-  return Append(value, out, &pointer);
+  Path path;
+  path.reserve(8);
+  return Append(value, out, &path);
 }
 
 Result<std::string> CanonicalJson(const boost::json::value& value) {

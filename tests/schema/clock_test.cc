@@ -46,6 +46,17 @@ TEST(Rfc3339, FormatsRoundTrip) {
   EXPECT_EQ(FormatRfc3339Micros(w), "1969-12-31T23:59:59.000000Z");
 }
 
+TEST(Rfc3339, FormatsEdgesOfTheFourDigitYears) {
+  ASSERT_OK_AND_ASSIGN(TimePoint first, ParseRfc3339("0000-01-01T00:00:00Z"));
+  EXPECT_EQ(FormatRfc3339(first), "0000-01-01T00:00:00Z");
+  ASSERT_OK_AND_ASSIGN(TimePoint last, ParseRfc3339("9999-12-31T23:59:59.999999Z"));
+  EXPECT_EQ(FormatRfc3339(last), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(FormatRfc3339Micros(last + std::chrono::microseconds(1)),
+            "10000-01-01T00:00:00.000000Z");
+  ASSERT_OK_AND_ASSIGN(TimePoint t, ParseRfc3339("2026-05-04T09:00:00.1Z"));
+  EXPECT_EQ(FormatRfc3339(t), "2026-05-04T09:00:00.100000Z");
+}
+
 TEST(SystemClock, NowIsRecent) {
   const int64_t now = ToUnixMicros(SystemClock::Default()->Now());
   EXPECT_GT(now, 1700000000LL * 1000000);  // after 2023

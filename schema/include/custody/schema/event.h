@@ -259,6 +259,13 @@ ParsedBatch ParseEventBatch(std::string_view body, bool ndjson, size_t max_event
 // The object's memory comes from `sp` (e.g. a per-batch monotonic_resource).
 boost::json::object NormalizedBody(const Event& e, boost::json::storage_ptr sp = {});
 
+// Appends CanonicalJson(NormalizedBody(e)) to `*out`: the same bytes, written
+// straight from the Event without building the object (the ingest path
+// canonicalises every event it accepts). Fails exactly when CanonicalJson
+// would (a hand-built Event with an invalid UTF-8 string or a count beyond
+// +/-kMaxSafeInteger), with its message; `*out` is then unspecified.
+Status AppendNormalizedBodyJson(const Event& e, std::string* out);
+
 // ---------------------------------------------------------------------------
 // Categories.
 //
