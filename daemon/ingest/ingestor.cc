@@ -1,5 +1,6 @@
 #include "daemon/ingest/ingestor.h"
 
+#include <algorithm>
 #include <future>
 #include <unordered_map>
 
@@ -14,6 +15,7 @@ struct Ingestor::Request {
   Type type = Type::kEvents;
   std::string producer;
   std::vector<PreparedEvent> events;
+  std::vector<std::string> idempotency_keys;  // one per event, built by Submit()
   IngestDone done;
   RecordRequest record;
   RecordDone record_done;
@@ -22,6 +24,10 @@ struct Ingestor::Request {
   // Results of the latest attempt of the write transaction.
   std::vector<Receipt> receipts;
   uint64_t record_seq = 0;
+  // The outcome of the commit, for the completer: `status`, or on success
+  // the signed checkpoint.
+  Status status;
+  std::string checkpoint;
 
   size_t weight() const { return type == Type::kEvents ? events.size() : 1; }
 };
@@ -39,9 +45,9 @@ Result<std::vector<PreparedEvent>> PrepareEvents(std::vector<schema::Event> even
       p.event.subject_refs.push_back(pseudonymizer.Ref(id));
     }
     p.event.subject_ids.clear();  // raw ids never go further than this
-    auto body = schema::CanonicalJson(schema::NormalizedBody(p.event));
-    if (!body.ok()) return body.status().Annotate("event " + p.event.event_id);
-    p.body = std::move(body).value();
+    p.body.reserve(512);
+    Status body = schema::AppendNormalizedBodyJson(p.event, &p.body);
+    if (!body.ok()) return body.Annotate("event " + p.event.event_id);
     out.push_back(std::move(p));
   }
   return out;
@@ -65,6 +71,19 @@ Ingestor::Ingestor(ledger::Ledger* ledger, const Tables* tables, policy::Decider
       {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
   batch_events_ = registry->GetHistogram("custody_commit_batch_events", "Entries per group commit",
                                          {1, 4, 16, 64, 256, 1024, 4096, 16384});
+  // The two phases of custody_commit_seconds that matter for tuning.
+  const std::vector<double> phase_buckets = {0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005,
+                                             0.01,   0.02,    0.05,   0.1,   0.25};
+  commit_work_seconds_ = registry->GetHistogram(
+      "custody_commit_work_seconds",
+      "Time inside one group commit's write transaction before the commit: idempotency "
+      "lookups, policy decisions, entries, index and alert rows",
+      phase_buckets);
+  commit_sync_seconds_ = registry->GetHistogram(
+      "custody_commit_sync_seconds",
+      "Time from the end of a group commit's transaction work to its durable commit: signing "
+      "the checkpoint, writing the pages, fsync",
+      phase_buckets);
   queue_depth_ = registry->GetGauge("custody_ingest_queue_events", "Events waiting to be committed");
 }
 
@@ -82,6 +101,11 @@ Status Ingestor::Start() {
   std::lock_guard lock(mu_);
   accepting_ = true;
   stop_ = false;
+  {
+    std::lock_guard done_lock(done_mu_);
+    done_stop_ = false;
+  }
+  completer_ = std::thread([this] { Complete(); });
   thread_ = std::thread([this] { Run(); });
   return Status::Ok();
 }
@@ -108,6 +132,11 @@ Status Ingestor::Submit(std::string producer, std::vector<PreparedEvent> events,
   req->producer = std::move(producer);
   req->events = std::move(events);
   req->done = std::move(done);
+  // Built here, on the caller's thread, to keep the appender's transaction short.
+  req->idempotency_keys.reserve(req->events.size());
+  for (const PreparedEvent& ev : req->events) {
+    req->idempotency_keys.push_back(IdempotencyKey(req->producer, ev.event.event_id));
+  }
   const size_t weight = req->weight();
   {
     std::lock_guard lock(mu_);
@@ -166,6 +195,33 @@ void Ingestor::Drain() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // The appender has handed over its last batch.
+  {
+    std::lock_guard lock(done_mu_);
+    done_stop_ = true;
+  }
+  done_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
+}
+
+void Ingestor::Complete() {
+  std::vector<std::unique_ptr<Request>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return !done_queue_.empty() || done_stop_; });
+      if (done_queue_.empty()) return;  // done_stop_ and nothing left
+      batch.swap(done_queue_);
+    }
+    for (auto& req : batch) {
+      if (req->status.ok()) {
+        req->done(IngestReply{std::move(req->receipts), std::move(req->checkpoint)});
+      } else {
+        req->done(req->status);
+      }
+    }
+    batch.clear();  // frees the events here, not on the appender
+  }
 }
 
 size_t Ingestor::queue_depth() const {
@@ -202,23 +258,93 @@ void Ingestor::Run() {
 
 namespace {
 
-Status PutIndexes(ledger::WriteTxn& txn, const Tables& t, uint64_t seq, const schema::Event& e) {
-  for (const std::string& ref : e.subject_refs) {
-    CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_subject, SubjectIndexKey(ref, seq), {}));
+// The idempotency and index rows of one batch, kept in one buffer (no
+// allocation per key) and written after the batch's entries, one table after
+// the other. Interleaving the tables event by event made LMDB allocate each
+// table's copied pages in between the others' and the entries', so a commit
+// wrote more, shorter runs of pages; grouped, the sign+fsync phase of a
+// 1000-event commit took ~30% less time (custody_commit_sync_seconds).
+// (Sorting each table's rows by key as well cost about as much CPU as it
+// saved.) Every row has its own key (a repeated key carries the same value),
+// so the order changes nothing but the time.
+class RowBuffer {
+ public:
+  void Clear() {
+    bytes_.clear();
+    rows_.clear();
   }
-  CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_actor, IndexKey(e.actor.id, seq), {}));
-  CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_system, IndexKey(e.target.system, seq), {}));
-  for (const std::string& category : e.categories) {
-    CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_category, IndexKey(category, seq), {}));
+
+  // Adds a row whose key is `prefix`, then '\0' and be64 `seq` when
+  // `with_seq`; its value is be64 `value_seq` when `with_value`, else empty.
+  void Add(ledger::Table table, std::string_view prefix, bool with_seq, uint64_t seq,
+           bool with_value = false, uint64_t value_seq = 0) {
+    Row row;
+    row.table = table.dbi;
+    row.key_offset = bytes_.size();
+    bytes_.append(prefix);
+    if (with_seq) {
+      bytes_.push_back('\0');
+      AppendBe64(seq, &bytes_);
+    }
+    row.key_size = bytes_.size() - row.key_offset;
+    row.value_size = 0;
+    if (with_value) {
+      AppendBe64(value_seq, &bytes_);
+      row.value_size = 8;
+    }
+    rows_.push_back(row);
   }
-  CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_country, IndexKey(e.actor.country, seq), {}));
-  if (e.target.country != e.actor.country) {
-    CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_country, IndexKey(e.target.country, seq), {}));
+
+  // The key of an idx_subject row (SubjectIndexKey).
+  void AddSubject(ledger::Table table, std::string_view ref, uint64_t seq) {
+    Row row;
+    row.table = table.dbi;
+    row.key_offset = bytes_.size();
+    AppendBe32(static_cast<uint32_t>(seq >> kSubjectEpochBits), &bytes_);
+    bytes_.append(ref);
+    bytes_.push_back('\0');
+    AppendBe64(seq, &bytes_);
+    row.key_size = bytes_.size() - row.key_offset;
+    row.value_size = 0;
+    rows_.push_back(row);
   }
+
+  Status PutAll(ledger::WriteTxn& txn) {
+    std::stable_sort(rows_.begin(), rows_.end(),
+                     [](const Row& a, const Row& b) { return a.table < b.table; });
+    for (const Row& row : rows_) {
+      CUSTODY_RETURN_IF_ERROR(txn.Put(ledger::Table{row.table}, Key(row), Value(row)));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct Row {
+    uint32_t table;
+    size_t key_offset;
+    uint32_t key_size;
+    uint32_t value_size;  // the value follows the key
+  };
+  std::string_view Key(const Row& r) const { return {bytes_.data() + r.key_offset, r.key_size}; }
+  std::string_view Value(const Row& r) const {
+    return {bytes_.data() + r.key_offset + r.key_size, r.value_size};
+  }
+
+  std::string bytes_;
+  std::vector<Row> rows_;
+};
+
+// The index rows of one access event (tables.h).
+void AddIndexRows(RowBuffer* rows, const Tables& t, uint64_t seq, const schema::Event& e) {
+  for (const std::string& ref : e.subject_refs) rows->AddSubject(t.idx_subject, ref, seq);
+  rows->Add(t.idx_actor, e.actor.id, true, seq);
+  rows->Add(t.idx_system, e.target.system, true, seq);
+  for (const std::string& category : e.categories) rows->Add(t.idx_category, category, true, seq);
+  rows->Add(t.idx_country, e.actor.country, true, seq);
+  if (e.target.country != e.actor.country) rows->Add(t.idx_country, e.target.country, true, seq);
   if (e.origin && e.origin->country != e.actor.country && e.origin->country != e.target.country) {
-    CUSTODY_RETURN_IF_ERROR(txn.Put(t.idx_country, IndexKey(e.origin->country, seq), {}));
+    rows->Add(t.idx_country, e.origin->country, true, seq);
   }
-  return Status::Ok();
 }
 
 boost::json::object AlertObject(uint64_t seq, const policy::Hit& hit, const schema::Event& e,
@@ -249,6 +375,10 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
   std::lock_guard policy_lock(policy_mu_);
   bool begun = false;
   size_t appended = 0, duplicates = 0;
+  std::chrono::steady_clock::time_point work_started, work_finished;  // of the last attempt
+  RowBuffer rows;  // reused if `work` is replayed
+  size_t event_count = 0;
+  for (const auto& req : batch) event_count += req->events.size();
   auto work = [&](ledger::WriteTxn& txn) -> Status {
     // Replayed after the map grew: undo the previous attempt's window state.
     if (begun) {
@@ -258,10 +388,14 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
     decider_->BeginBatch();
     if (router_ != nullptr) router_->BeginBatch();
     begun = true;
+    work_started = std::chrono::steady_clock::now();
     appended = duplicates = 0;
     const schema::TimePoint now = clock_->Now();
     const std::string received_at = schema::FormatRfc3339Micros(now);
-    std::unordered_map<std::string, uint64_t> in_batch;
+    std::unordered_map<std::string_view, uint64_t> in_batch;  // keys live in the requests
+    in_batch.reserve(event_count);
+    ledger::PendingEntry access{"access", {}, now, {}, {}};
+    rows.Clear();
     for (auto& req : batch) {
       req->receipts.clear();
       if (req->type == Request::Type::kPolicy) {
@@ -279,8 +413,9 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
         CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->daemon_meta, key, req->record.kind));
         continue;
       }
-      for (const PreparedEvent& ev : req->events) {
-        std::string key = IdempotencyKey(req->producer, ev.event.event_id);
+      for (size_t i = 0; i < req->events.size(); ++i) {
+        const PreparedEvent& ev = req->events[i];
+        const std::string_view key = req->idempotency_keys[i];
         if (auto it = in_batch.find(key); it != in_batch.end()) {
           req->receipts.push_back({ev.event.event_id, it->second, true});
           ++duplicates;
@@ -293,12 +428,13 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
           continue;
         }
         policy::Decision decision = decider_->Decide(ev.event);
-        ledger::PendingEntry entry{"access", req->producer, now, ev.body, decision.json};
-        CUSTODY_ASSIGN_OR_RETURN(uint64_t seq, txn.Append(entry));
-        std::string seq_bytes;
-        AppendBe64(seq, &seq_bytes);
-        CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->idempotency, key, seq_bytes));
-        CUSTODY_RETURN_IF_ERROR(PutIndexes(txn, *tables_, seq, ev.event));
+        // One PendingEntry for the batch: assigning reuses its buffers.
+        access.producer = req->producer;
+        access.body = ev.body;
+        access.decision.swap(decision.json);
+        CUSTODY_ASSIGN_OR_RETURN(uint64_t seq, txn.Append(access));
+        rows.Add(tables_->idempotency, key, false, 0, true, seq);
+        AddIndexRows(&rows, *tables_, seq, ev.event);
         for (uint32_t i = 0; i < decision.hits.size(); ++i) {
           boost::json::object alert =
               AlertObject(seq, decision.hits[i], ev.event, req->producer, received_at);
@@ -311,14 +447,17 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
             CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->alerts, AlertKey(seq, i), text));
           }
         }
-        in_batch.emplace(std::move(key), seq);
+        in_batch.emplace(key, seq);
         req->receipts.push_back({ev.event.event_id, seq, false});
         ++appended;
       }
     }
+    CUSTODY_RETURN_IF_ERROR(rows.PutAll(txn));
+    work_finished = std::chrono::steady_clock::now();
     return Status::Ok();
   };
   Result<ledger::CommitInfo> result = ledger_->Write(work);
+  const auto written = std::chrono::steady_clock::now();
   if (result.ok()) {
     decider_->CommitBatch();
     if (router_ != nullptr) {
@@ -330,6 +469,9 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
     events_appended_->Inc(appended);
     events_duplicate_->Inc(duplicates);
     batch_events_->Observe(static_cast<double>(appended));
+    commit_work_seconds_->Observe(
+        std::chrono::duration<double>(work_finished - work_started).count());
+    commit_sync_seconds_->Observe(std::chrono::duration<double>(written - work_finished).count());
   } else {
     if (begun) {
       decider_->RollbackBatch();
@@ -340,15 +482,18 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
   commit_seconds_->Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
+  std::vector<std::unique_ptr<Request>> finished;  // event requests, for the completer
   for (auto& req : batch) {
     switch (req->type) {
-      case Request::Type::kEvents:
+      case Request::Type::kEvents: {
         if (result.ok()) {
-          req->done(IngestReply{std::move(req->receipts), result->checkpoint});
+          req->checkpoint = result->checkpoint;
         } else {
-          req->done(result.status());
+          req->status = result.status();
         }
+        finished.push_back(std::move(req));
         break;
+      }
       case Request::Type::kRecord:
         if (result.ok()) {
           boost::system::error_code ec;
@@ -363,6 +508,17 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
         req->policy_done.set_value(result.status());
         break;
     }
+  }
+  if (!finished.empty()) {
+    {
+      std::lock_guard lock(done_mu_);
+      if (done_queue_.empty()) {
+        done_queue_.swap(finished);
+      } else {
+        for (auto& req : finished) done_queue_.push_back(std::move(req));
+      }
+    }
+    done_cv_.notify_one();
   }
 }
 

@@ -14,9 +14,15 @@
 // whole or not at all; a failed commit fails every request of that batch
 // and writes nothing.
 //
+// Completion: the callbacks of a committed batch's event requests run on a
+// second thread, the completer, in commit order, and the requests are freed
+// there; the appender hands it the whole batch at once and starts the next
+// transaction straight away. Record and policy callbacks run on the appender
+// (they update the decider, which only the appender touches).
+//
 // Thread safety: Submit*, queue_depth from any thread. Start/Drain from the
-// owner. Callbacks run on the appender thread and must not block (post the
-// response to the session's executor).
+// owner. Callbacks must not block (post the response to the session's
+// executor).
 #ifndef CUSTODY_DAEMON_INGEST_INGESTOR_H_
 #define CUSTODY_DAEMON_INGEST_INGESTOR_H_
 
@@ -111,7 +117,8 @@ class Ingestor {
   Status RecordPolicyIfChanged();
 
   // Stops accepting (Submit returns FailedPrecondition), commits everything
-  // queued, and joins the appender. Idempotent.
+  // queued, runs every callback, and joins the appender and the completer.
+  // Idempotent.
   void Drain();
 
   size_t queue_depth() const;
@@ -121,6 +128,7 @@ class Ingestor {
   struct Request;
   void Run();
   void CommitBatch(std::vector<std::unique_ptr<Request>>& batch);
+  void Complete();  // the completer thread's loop
   Status WritePolicyIfChanged(ledger::WriteTxn& txn, bool* appended);
 
   ledger::Ledger* ledger_;
@@ -138,6 +146,14 @@ class Ingestor {
   bool accepting_ = false;
   bool stop_ = false;
   std::thread thread_;
+
+  // Committed event requests waiting for the completer, in commit order.
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::vector<std::unique_ptr<Request>> done_queue_;
+  bool done_stop_ = false;
+  std::thread completer_;
+
   std::mutex policy_mu_;  // serialises RecordPolicyIfChanged with the appender's writes
 
   metrics::Counter* events_appended_;
@@ -147,6 +163,8 @@ class Ingestor {
   metrics::Counter* commit_failures_;
   metrics::Histogram* commit_seconds_;
   metrics::Histogram* batch_events_;
+  metrics::Histogram* commit_work_seconds_;
+  metrics::Histogram* commit_sync_seconds_;
   metrics::Gauge* queue_depth_;
 };
 

@@ -8,15 +8,12 @@
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
-#include <chrono>
 
 #include "custody/ledger/merkle.h"
 #include "lmdb_util.h"
 
 namespace custody::ledger {
-namespace perf { std::atomic<int64_t> begin_ns{0}, sign_ns{0}, commit_ns{0}; }
 namespace {
-inline int64_t PerfNow() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
 
 constexpr char kKeyFile[] = "signing.key";
 constexpr char kProducerSelf[] = "custodyd";
@@ -631,9 +628,7 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
       WriteTxn::State st;
       st.ledger = &im;
       MDB_txn* raw = nullptr;
-      int64_t p0 = PerfNow();
       CUSTODY_RETURN_IF_ERROR(FromMdb(mdb_txn_begin(im.env, nullptr, 0, &raw), "begin write"));
-      perf::begin_ns += PerfNow() - p0;
       st.txn = TxnHandle(raw);
       {
         std::lock_guard state_lock(im.state_mu);
@@ -655,9 +650,7 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
       info.root = st.range.Root();
       if (info.size != st.first_seq) {
         Checkpoint cp{im.origin, info.size, info.root, {}};
-        int64_t p1 = PerfNow();
         CUSTODY_ASSIGN_OR_RETURN(info.checkpoint, SignCheckpoint(cp, *im.key));
-        perf::sign_ns += PerfNow() - p1;
         const size_t key = info.size;
         MDB_val k = IntKey(&key), v = ToVal(info.checkpoint);
         Status put = st.Check(mdb_put(st.txn.get(), im.checkpoints, &k, &v, MDB_APPEND),
@@ -665,9 +658,7 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
         if (st.map_full) grow = true;
         CUSTODY_RETURN_IF_ERROR(put);
       }
-      int64_t p2 = PerfNow();
       const int rc = st.txn.CommitRaw();
-      perf::commit_ns += PerfNow() - p2;
       if (rc == MDB_MAP_FULL) {
         grow = true;
         return FromMdb(rc, "commit");

@@ -57,6 +57,7 @@ struct Options {
   int threads = 1;
   std::string spawn;
   std::string policy;
+  int io_threads = 0;  // custodyd's http.io_threads with --spawn; 0 = its default
 };
 
 std::string Event(const std::string& id, uint64_t n) {
@@ -177,7 +178,8 @@ void Usage() {
   std::fprintf(stderr,
                "usage: custody-loadgen (--spawn CUSTODYD | --server HOST:PORT --token TOKEN)\n"
                "         [--mode single|batch|both] [--seconds N] [--connections N]\n"
-               "         [--batch-connections N] [--batch-size N] [--threads N] [--policy FILE]\n");
+               "         [--batch-connections N] [--batch-size N] [--threads N] [--policy FILE]\n"
+               "         [--io-threads N (with --spawn: custodyd's http.io_threads)]\n");
   std::exit(2);
 }
 
@@ -211,6 +213,8 @@ int main(int argc, char** argv) {
       o.batch_size = std::stoi(next());
     } else if (a == "--threads") {
       o.threads = std::stoi(next());
+    } else if (a == "--io-threads") {
+      o.io_threads = std::stoi(next());
     } else if (a == "--spawn") {
       o.spawn = next();
     } else if (a == "--policy") {
@@ -222,7 +226,9 @@ int main(int argc, char** argv) {
   std::optional<SpawnedDaemon> child;
   if (!o.spawn.empty()) {
     o.token = "loadgen-producer-token";
-    child = SpawnCustodyd(o.spawn, "custody-loadgen", o.token, o.policy);
+    const std::string extra =
+        o.io_threads > 0 ? "[http]\nio_threads = " + std::to_string(o.io_threads) + "\n" : "";
+    child = SpawnCustodyd(o.spawn, "custody-loadgen", o.token, o.policy, extra);
     o.port = child->port;
   }
   if (o.port == 0 || o.token.empty()) Usage();
