@@ -5,9 +5,11 @@
 // VerifyBundle in this process, one after the other. Prints the best,
 // median and worst of the rounds; asserts nothing but the verdicts.
 //
-//   verify_bench [--entries N] [--runs R] [--dir DIR] [--keep]
+//   verify_bench [--entries N] [--from S] [--runs R] [--dir DIR] [--keep]
 //                [--verify PATH] [--bundle DIR --key VERIFIER_KEY]
 //
+// --from: export entries [S, N) (an incremental audit's bundle: the
+//   verifier extends the prefix's compact range one leaf at a time).
 // --dir: work directory (default $TMPDIR/custody-verify-bench, removed
 //   afterwards unless --keep); the ledger and bundle are built there.
 // --verify: the custody-verify binary (default: the one in this build tree).
@@ -85,7 +87,8 @@ std::string Decision(uint64_t i, const std::string& policy_sha) {
 
 // Builds a ledger of `n` entries in `dir` (a policy entry, then access
 // entries) and exports it to `bundle`. Returns the verifier key.
-std::string BuildBundle(const std::string& dir, const std::string& bundle, uint64_t n) {
+std::string BuildBundle(const std::string& dir, const std::string& bundle, uint64_t n,
+                        uint64_t from) {
   ledger::LedgerOptions o;
   o.dir = dir;
   o.origin = "bench.example/log";
@@ -118,6 +121,7 @@ std::string BuildBundle(const std::string& dir, const std::string& bundle, uint6
               Seconds(t0, Clock::now()));
   ledger::ExportOptions eo;
   eo.all_checkpoints = true;
+  eo.first_seq = from;
   if (auto s = ledger::ExportBundle(*log, bundle, eo); !s.ok()) Die("export: " + s.ToString());
   return log->verifier_key().ToString();
 }
@@ -160,7 +164,7 @@ void Report(const std::vector<Timings>& all, uint64_t entries, uint64_t bytes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  uint64_t n = 1000000;
+  uint64_t n = 1000000, from = 0;
   int runs = 3;
   bool keep = false;
   std::string dir, verify_bin, bundle, key;
@@ -175,6 +179,8 @@ int main(int argc, char** argv) {
     };
     if (a == "--entries")
       n = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--from")
+      from = std::strtoull(value().c_str(), nullptr, 10);
     else if (a == "--runs")
       runs = std::max(1, std::atoi(value().c_str()));
     else if (a == "--dir")
@@ -201,7 +207,7 @@ int main(int argc, char** argv) {
     fs::remove_all(dir);
     fs::create_directories(dir);
     bundle = dir + "/bundle";
-    key = BuildBundle(dir + "/ledger", bundle, n);
+    key = BuildBundle(dir + "/ledger", bundle, n, from);
   }
   const std::string entries_file = bundle + "/entries.ndjson";
   const uint64_t bytes = fs::file_size(entries_file);
