@@ -1,13 +1,18 @@
 #include "custody/ledger/store.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 
 #include "custody/ledger/merkle.h"
 #include "lmdb_util.h"
@@ -129,7 +134,23 @@ struct Ledger::Impl {
   CommittedState state;
   std::atomic<uint64_t> size{0};
 
+  // The zero fill of data.mdb's slack (FillSlackStep) runs on its own
+  // thread, woken after commits, so that commits do not wait for it.
+  std::thread filler;
+  std::mutex filler_mu;
+  std::condition_variable filler_cv;
+  bool filler_wake = false, filler_stop = false;  // guarded by filler_mu
+  bool filler_topping_up = false;                 // guarded by write_mu
+
   ~Impl() {
+    if (filler.joinable()) {
+      {
+        std::lock_guard lock(filler_mu);
+        filler_stop = true;
+      }
+      filler_cv.notify_one();
+      filler.join();
+    }
     if (env != nullptr) mdb_env_close(env);
   }
 
@@ -138,6 +159,9 @@ struct Ledger::Impl {
   Status InitMeta();
   Status LoadState();
   Status Grow();
+  uint64_t FillSlackStep();
+  void RunFiller();
+  void WakeFiller();
 };
 
 Status Ledger::Impl::OpenEnv() {
@@ -330,6 +354,90 @@ Status Ledger::Impl::Grow() {
   mdb_env_info(env, &info);
   map_size = info.me_mapsize;
   return Status::Ok();
+}
+
+// Keeps zero-filled, already-allocated space in data.mdb past LMDB's last
+// page, so that commits overwrite written blocks instead of growing the
+// file: on ext4 (and xfs) an fdatasync that follows a size change must also
+// commit the file system journal, a second device flush per commit.
+// LMDB never reads past its last page and writes pages at their own
+// offsets, so the zeros are just free space to it. A step writes at most
+// 1 MiB, only from the current end of the file, only within the map, and
+// only while write_mu is held, so no LMDB write can extend the file at the
+// same time; the filler thread then flushes it outside the lock. Failures
+// (a full disk) are ignored: the slack is an optimisation, the data intact.
+// Returns the bytes written (0: enough slack, or an error).
+uint64_t Ledger::Impl::FillSlackStep() {
+  MDB_envinfo info;
+  MDB_stat st;
+  mdb_filehandle_t fd;
+  if (mdb_env_info(env, &info) != 0 || mdb_env_stat(env, &st) != 0 ||
+      mdb_env_get_fd(env, &fd) != 0) {
+    return 0;
+  }
+  struct stat file;
+  if (::fstat(fd, &file) != 0) return 0;
+  const uint64_t used = (static_cast<uint64_t>(info.me_last_pgno) + 1) * st.ms_psize;
+  const uint64_t end = static_cast<uint64_t>(file.st_size);
+  // Slack proportional to the data (small ledgers stay small), topped up
+  // once half of it is used.
+  const uint64_t want = std::clamp<uint64_t>(used / 8, 1 << 20, options.preallocate_max);
+  if (end >= info.me_mapsize) return 0;
+  if (end >= used + want / 2 && !filler_topping_up) return 0;
+  if (end >= used + want) {
+    filler_topping_up = false;
+    return 0;
+  }
+  filler_topping_up = true;
+  const uint64_t step =
+      std::min<uint64_t>({uint64_t{1} << 20, used + want - end, info.me_mapsize - end});
+  static const std::array<char, 65536> kZeros{};
+  for (uint64_t done = 0; done < step;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), step - done));
+    const ssize_t wrote = ::pwrite(fd, kZeros.data(), n, static_cast<off_t>(end + done));
+    if (wrote <= 0) {  // ENOSPC and the like: try again after a later commit
+      filler_topping_up = false;
+      return 0;
+    }
+    done += static_cast<uint64_t>(wrote);
+  }
+  return step;
+}
+
+void Ledger::Impl::RunFiller() {
+  mdb_filehandle_t fd;
+  if (mdb_env_get_fd(env, &fd) != 0) return;
+  for (;;) {
+    {
+      std::unique_lock lock(filler_mu);
+      filler_cv.wait(lock, [&] { return filler_wake || filler_stop; });
+      if (filler_stop) return;
+      filler_wake = false;
+    }
+    for (;;) {
+      uint64_t wrote;
+      {
+        // As Write() takes them: the step must not race a commit's pages,
+        // nor Grow()'s change of the map size.
+        std::lock_guard write_lock(write_mu);
+        std::shared_lock resize_lock(resize_mu);
+        wrote = FillSlackStep();
+      }
+      if (wrote == 0) break;
+      ::fdatasync(fd);
+      std::lock_guard lock(filler_mu);
+      if (filler_stop) return;
+    }
+  }
+}
+
+void Ledger::Impl::WakeFiller() {
+  if (!filler.joinable()) return;
+  {
+    std::lock_guard lock(filler_mu);
+    filler_wake = true;
+  }
+  filler_cv.notify_one();
 }
 
 // ---------------------------------------------------------------- WriteTxn
@@ -591,6 +699,11 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
   CUSTODY_RETURN_IF_ERROR(impl->OpenTables());
   CUSTODY_RETURN_IF_ERROR(impl->InitMeta());
   CUSTODY_RETURN_IF_ERROR(impl->LoadState());
+  if (!impl->options.read_only && impl->options.preallocate_max > 0) {
+    Impl* raw = impl.get();
+    raw->filler = std::thread([raw] { raw->RunFiller(); });
+    raw->WakeFiller();  // a ledger opened with too little slack gets it now
+  }
   return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));
 }
 
@@ -598,9 +711,13 @@ Result<Table> Ledger::OpenTable(const std::string& name) {
   if (name == "entries" || name == "nodes" || name == "checkpoints" || name == "meta") {
     return Status::InvalidArgument("table name \"" + name + "\" is reserved by the ledger");
   }
+  const bool ro = impl_->options.read_only;
+  // A write transaction, ordered like Write()'s (the slack filler relies on
+  // write_mu to keep LMDB from extending the file under it).
+  std::unique_lock<std::mutex> write_lock;
+  if (!ro) write_lock = std::unique_lock(impl_->write_mu);
   std::shared_lock lock(impl_->resize_mu);
   MDB_txn* raw = nullptr;
-  const bool ro = impl_->options.read_only;
   CUSTODY_RETURN_IF_ERROR(
       FromMdb(mdb_txn_begin(impl_->env, nullptr, ro ? MDB_RDONLY : 0, &raw), "begin"));
   TxnHandle txn(raw);
@@ -665,15 +782,18 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
       }
       CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "commit"));
 
-      std::lock_guard state_lock(im.state_mu);
-      if (info.size != st.first_seq) {
-        im.state.range = std::move(st.range);
-        im.state.last_leaf = st.last_leaf;
-        im.state.checkpoint = info.checkpoint;
-        im.size = info.size;
-      } else {
-        info.checkpoint = im.state.checkpoint;
+      {
+        std::lock_guard state_lock(im.state_mu);
+        if (info.size != st.first_seq) {
+          im.state.range = std::move(st.range);
+          im.state.last_leaf = st.last_leaf;
+          im.state.checkpoint = info.checkpoint;
+          im.size = info.size;
+        } else {
+          info.checkpoint = im.state.checkpoint;
+        }
       }
+      im.WakeFiller();
       return info;
     }();
     if (!grow) return result;

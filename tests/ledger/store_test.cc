@@ -10,6 +10,7 @@
 #include "custody/ledger/checkpoint.h"
 #include "custody/ledger/entry.h"
 #include "custody/ledger/merkle.h"
+#include "custody/ledger/verifier.h"
 #include "custody/schema/json_canon.h"
 #include "ledger/ledger_test_util.h"
 #include "testing/status_matchers.h"
@@ -211,6 +212,60 @@ TEST(Ledger, MapGrowsWhenFull) {
     ASSERT_OK(ledger->AppendBatch(NoteBatch(i * 100, 100, 500)));
   }
   EXPECT_GT(ledger->map_size(), initial);
+  EXPECT_EQ(ledger->size(), 4000u);
+}
+
+uint64_t DataFileSize(const std::string& dir) {
+  return std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb");
+}
+
+TEST(Ledger, PreallocatedSlackKeepsSmallCommitsFromGrowingTheFile) {
+  testing::ScopedTempDir dir;
+  LedgerOptions o;
+  o.dir = dir.File("log");
+  o.origin = "test.example/log";
+  o.preallocate_max = 8 << 20;
+  ASSERT_OK_AND_ASSIGN(auto ledger, Ledger::Open(o));
+  ASSERT_OK(ledger->AppendBatch(NoteBatch(0, 10)));
+  // The ledger's filler thread writes at least 1 MiB of slack past a few
+  // pages, soon after the commit.
+  for (int i = 0; i < 500 && DataFileSize(o.dir) < (1u << 20); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const uint64_t after_first = DataFileSize(o.dir);
+  EXPECT_GE(after_first, 1u << 20);
+  for (uint64_t i = 1; i < 20; ++i) ASSERT_OK(ledger->AppendBatch(NoteBatch(i * 10, 10)));
+  EXPECT_EQ(DataFileSize(o.dir), after_first) << "commits grew the file despite the slack";
+  const std::string checkpoint = ledger->LatestCheckpoint();
+  ledger.reset();
+
+  // The zeros are free space to LMDB: the log reopens, continues and verifies.
+  auto reopened = OpenLedgerOrDie(o.dir);
+  EXPECT_EQ(reopened->size(), 200u);
+  EXPECT_EQ(reopened->LatestCheckpoint(), checkpoint);
+  ASSERT_OK(reopened->AppendBatch(NoteBatch(200, 10)));
+  const VerifierKey key = reopened->verifier_key();
+  reopened.reset();
+  VerifyOptions vo;
+  vo.key = key;
+  ASSERT_OK_AND_ASSIGN(VerifyReport r, VerifyDataDir(o.dir, vo));
+  EXPECT_TRUE(r.ok) << r.Summary();
+  EXPECT_EQ(r.entries, 210u);
+}
+
+TEST(Ledger, PreallocationStaysWithinTheMap) {
+  testing::ScopedTempDir dir;
+  LedgerOptions o;
+  o.dir = dir.File("log");
+  o.origin = "test.example/log";
+  o.initial_map_size = 1 << 20;
+  o.max_map_size = 64 << 20;
+  o.preallocate_max = 64 << 20;
+  ASSERT_OK_AND_ASSIGN(auto ledger, Ledger::Open(o));
+  for (uint64_t i = 0; i < 40; ++i) {
+    ASSERT_OK(ledger->AppendBatch(NoteBatch(i * 100, 100, 500)));
+    EXPECT_LE(DataFileSize(o.dir), ledger->map_size()) << "after batch " << i;
+  }
   EXPECT_EQ(ledger->size(), 4000u);
 }
 

@@ -64,6 +64,12 @@ struct LedgerOptions {
   uint64_t initial_map_size = 64ull << 20;
   uint64_t max_map_size = 1ull << 40;
   unsigned max_tables = 32;              // sub-databases the caller may add
+  // Keep up to this much zero-filled space past the data in data.mdb (an
+  // eighth of the data, at least 1 MiB; topped up when half is used, 1 MiB
+  // at a time by a thread of the ledger between commits), so that commits
+  // do not grow the file (store.cc FillSlackStep).
+  // 0: never; the file grows with every commit that adds pages.
+  uint64_t preallocate_max = 0;
 };
 
 // A handle to a caller-defined table (an LMDB named database). Keys compare
