@@ -445,6 +445,7 @@ void BlockSignals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGXFSZ, SIG_IGN);
 }
 
 int App::RunUntilSignal() {

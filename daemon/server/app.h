@@ -100,8 +100,10 @@ class App {
 };
 
 // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in every
-// thread it starts later), for RunUntilSignal's sigtimedwait. Call first
-// thing in main().
+// thread it starts later), for RunUntilSignal's sigtimedwait, and ignores
+// SIGXFSZ: past a file size limit (LimitFSIZE, ulimit -f) a commit then
+// fails with EFBIG and is answered 503, instead of the signal killing the
+// daemon. Call first thing in main().
 void BlockSignals();
 
 }  // namespace custody::daemon

@@ -13,6 +13,11 @@ schema::Status FromMdb(int rc, std::string_view what) {
     case MDB_MAP_FULL:
       return Status::Unavailable(std::move(msg) + " (the ledger's map is full)");
     case ENOSPC: return Status::Unavailable(std::move(msg) + " (disk full; free space and retry)");
+    case EDQUOT:
+      return Status::Unavailable(std::move(msg) + " (disk quota exceeded; raise it and retry)");
+    case EFBIG:
+      return Status::Unavailable(std::move(msg) +
+                                 " (the file size limit was reached; raise LimitFSIZE / ulimit -f)");
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_INVALID:

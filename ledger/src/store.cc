@@ -1,6 +1,8 @@
 #include "custody/ledger/store.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -160,6 +162,7 @@ struct Ledger::Impl {
   Status LoadState();
   Status Grow();
   uint64_t FillSlackStep();
+  Status CommitFailure(int rc);
   void RunFiller();
   void WakeFiller();
 };
@@ -402,6 +405,35 @@ uint64_t Ledger::Impl::FillSlackStep() {
     done += static_cast<uint64_t>(wrote);
   }
   return step;
+}
+
+// LMDB reports a short page write as EIO: tell a full disk or a file size
+// limit, which a writer can wait out (Unavailable), from a real I/O error.
+Status Ledger::Impl::CommitFailure(int rc) {
+  Status status = FromMdb(rc, "commit");
+  if (rc != EIO && rc != ENOSPC && rc != EFBIG && rc != EDQUOT) return status;
+  struct statvfs vfs;
+  if (::statvfs(options.dir.c_str(), &vfs) == 0) {
+    const uint64_t blocks = ::geteuid() == 0 ? vfs.f_bfree : vfs.f_bavail;
+    const uint64_t free_bytes = blocks * vfs.f_frsize;
+    if (free_bytes < (uint64_t{16} << 20)) {
+      return Status::Unavailable("lmdb commit: the disk holding " + options.dir + " is full (" +
+                                 std::to_string(free_bytes) +
+                                 " bytes free); nothing was written; free space and retry");
+    }
+  }
+  struct rlimit limit;
+  mdb_filehandle_t fd;
+  struct stat file;
+  if (::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+      mdb_env_get_fd(env, &fd) == 0 && ::fstat(fd, &file) == 0 &&
+      static_cast<uint64_t>(file.st_size) + (uint64_t{1} << 20) >= limit.rlim_cur) {
+    return Status::Unavailable("lmdb commit: data.mdb reached the file size limit of " +
+                               std::to_string(limit.rlim_cur) +
+                               " bytes (RLIMIT_FSIZE; LimitFSIZE= in the unit, ulimit -f); "
+                               "nothing was written; raise it and retry");
+  }
+  return status;
 }
 
 void Ledger::Impl::RunFiller() {
@@ -780,7 +812,7 @@ Result<CommitInfo> Ledger::Write(const std::function<Status(WriteTxn&)>& work) {
         grow = true;
         return FromMdb(rc, "commit");
       }
-      CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "commit"));
+      if (rc != MDB_SUCCESS) return im.CommitFailure(rc);
 
       {
         std::lock_guard state_lock(im.state_mu);

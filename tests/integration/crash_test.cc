@@ -97,6 +97,45 @@ void CheckLedger(const std::string& data_dir, const Acks& acks) {
   EXPECT_TRUE(report.ok) << report.Summary();
 }
 
+// A full disk, simulated by a file size limit (writes past it fail with
+// EFBIG as they would with ENOSPC; custodyd ignores SIGXFSZ): commits fail
+// and are answered 503 with nothing half-written, the daemon stays up and
+// serves reads, and after a restart with space again every acknowledged
+// event is there and appending works.
+TEST(CrashTest, FullDiskAnswers503AndLosesNothing) {
+  DaemonOptions options;
+  options.command_prefix = {"/usr/bin/prlimit", "--fsize=" + std::to_string(24 << 20), "--"};
+  DaemonHarness daemon(options);
+  ASSERT_TRUE(daemon.Start()) << daemon.last_error();
+  Acks acks;
+  std::atomic<bool> stop{false};
+  std::thread load([&] { Load(daemon.port(), 4, 50, "full", &stop, &acks); });
+  const auto deadline = std::chrono::steady_clock::now() + 90s;
+  while (acks.rejected_503 < 100 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  stop = true;
+  load.join();
+  ASSERT_GE(acks.rejected_503.load(), 100u) << "the file size limit was never reached";
+  ASSERT_GT(acks.seq_of.size(), 1000u);
+  EXPECT_TRUE(daemon.Signal(0)) << "custodyd died at the file size limit";
+  EXPECT_EQ(daemon.Client().Get("/v1/checkpoint").status, 200);
+  EXPECT_NE(daemon.Log().find("file size limit"), std::string::npos);
+  const int code = daemon.Stop();
+  EXPECT_GE(code, 0);
+  EXPECT_LT(code, 128) << "custodyd was killed by a signal";
+  CheckLedger(daemon.data_dir(), acks);
+
+  daemon.options().command_prefix.clear();
+  ASSERT_TRUE(daemon.Start()) << daemon.last_error();
+  HttpResult r = daemon.Client().Post("/v1/events", AccessEvent("after-space"), "application/json",
+                                      kProducerToken);
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(daemon.Stop(), 0);
+  std::printf("full disk: %zu acknowledged events all present, %llu answered 503\n",
+              acks.seq_of.size(), static_cast<unsigned long long>(acks.rejected_503.load()));
+}
+
 TEST(CrashTest, KillNineDuringLoadKeepsEveryAcknowledgedEvent) {
   DaemonHarness daemon;
   Acks acks;

@@ -316,6 +316,7 @@ bool DaemonHarness::Start(std::chrono::milliseconds timeout) {
   std::vector<std::string> args = {CustodydPath(), "--config",    config_path(), "--listen",
                                    "127.0.0.1:0",  "--port-file", port_file};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  args.insert(args.begin(), options_.command_prefix.begin(), options_.command_prefix.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -100,6 +100,9 @@ struct DaemonOptions {
   std::string tables;
   std::vector<std::string> extra_args;  // more custodyd flags
   std::vector<std::string> extra_env;   // "NAME=value" added to the environment
+  // Runs custodyd through this command, e.g. {"/usr/bin/prlimit", "--fsize=N", "--"}
+  // (it must exec custodyd in the same process).
+  std::vector<std::string> command_prefix;
   std::string unix_socket;              // relative to the temp dir; "" = none
 
   static std::vector<TokenSpec> DefaultTokens();  // producer-1, reader-1, admin-1

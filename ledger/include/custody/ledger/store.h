@@ -24,7 +24,9 @@
 // observable: nothing leaves the process before the commit.)
 //
 // Durability: every Write() that returned ok survives kill -9 and power loss
-// (LMDB's default durable commit). A Write() that failed changed nothing.
+// (LMDB's default durable commit). A Write() that failed changed nothing;
+// one that failed for want of space (a full disk, a quota, a file size
+// limit) is Unavailable and says which, other I/O failures are IOError.
 //
 // Map size: the environment starts at `initial_map_size` and doubles when a
 // write hits MDB_MAP_FULL, up to `max_map_size`; beyond that Write() returns
