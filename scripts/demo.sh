@@ -95,7 +95,11 @@ KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["verifier_
 "$BIN/client/custody-verify" --key "$KEY" "$DEMO/bundle"
 
 step "a month later: export only what is new and prove it extends the audited log"
-CUSTODY_TOKEN=$PRODUCER_TOKEN ctl send docs/examples/demo-later.ndjson
+# (event ids made unique per run: the demo's data dir outlives a run, and a
+# resent event is only a duplicate)
+RUN=$(date +%Y%m%dT%H%M%S)
+sed "s/\"event_id\":\"\(demo-0[0-9]\)\"/\"event_id\":\"\1-$RUN\"/" docs/examples/demo-later.ndjson |
+  CUSTODY_TOKEN=$PRODUCER_TOKEN ctl send -
 AUDITED=$(ls "$DEMO/bundle/checkpoints" | tail -1)
 FROM=$((10#${AUDITED%.txt}))
 rm -rf "$DEMO/bundle-2"
