@@ -11,6 +11,7 @@
 #include "custody/ledger/entry.h"
 #include "custody/ledger/merkle.h"
 #include "custody/schema/json_canon.h"
+#include "file_util.h"
 
 namespace custody::ledger {
 namespace {
@@ -62,29 +63,6 @@ Status WriteWholeFile(const std::string& path, std::string_view data) {
   CUSTODY_ASSIGN_OR_RETURN(OutFile f, OutFile::Create(path));
   CUSTODY_RETURN_IF_ERROR(f.Write(data));
   return f.Close();
-}
-
-Result<std::string> ReadWholeFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(path + " is missing");
-    return Status::FromErrno(errno, "open " + path);
-  }
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    const ssize_t got = ::read(fd, buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "read " + path);
-    }
-    if (got == 0) break;
-    out.append(buf, static_cast<size_t>(got));
-  }
-  ::close(fd);
-  return out;
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "custody/ledger/merkle.h"
 #include "custody/ledger/store.h"
 #include "entry_scan.h"
+#include "file_util.h"
 
 namespace custody::ledger {
 namespace {
@@ -734,28 +735,6 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-// Plain read(2) rather than iostreams: a bundle holds a checkpoint file for
-// every signed size, a thousand of them for a million entries.
-Result<std::string> ReadSmallFile(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::NotFound("cannot read " + path.string());
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t got = ::read(fd, buf, sizeof buf);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      const int err = errno;
-      ::close(fd);
-      return Status::FromErrno(err, "read " + path.string());
-    }
-    if (got == 0) break;
-    out.append(buf, static_cast<size_t>(got));
-  }
-  ::close(fd);
-  return out;
-}
-
 // Cuts `data` (whole lines, the last ending in '\n') into blocks of about
 // kBlockBytes, each starting at a line start, reading about a line per
 // block.
@@ -814,7 +793,7 @@ Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& o
     }
     std::sort(files.begin(), files.end());
     for (const auto& p : files) {
-      CUSTODY_ASSIGN_OR_RETURN(std::string note, ReadSmallFile(p));
+      CUSTODY_ASSIGN_OR_RETURN(std::string note, ReadWholeFile(p.string()));
       checkpoints.push_back({"checkpoints/" + p.filename().string(), std::move(note)});
     }
   }
