@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -823,6 +824,85 @@ TEST(AppendNormalizedBodyJson, EqualsCanonicalNormalizedBodyForHandBuiltEvents) 
   // Jurisdiction keys that upper-case onto each other: merged as NormalizedBody does.
   e.jurisdictions = {{"US", 1}, {"us", 2}};
   EXPECT_EQ(FastBody(e), SlowBody(e));
+}
+
+// Random events built from pieces that stress the writer: escapes,
+// control characters, every UTF-8 length, strings that sort differently in
+// UTF-16 than in UTF-8, big numbers, every optional member present or not.
+// Whatever the DOM path makes of them (bytes or an error), the direct writer
+// must make the same: a difference would store non-canonical entries.
+TEST(AppendNormalizedBodyJson, EqualsTheDomPathOnRandomEvents) {
+  static const char* kPieces[] = {"a", "Z", "0", " ", "\"", "\\", "/", "\b", "\f", "\n",
+                                  "\r", "\t", "\x01", "\x1f", "\x7f", "\xc3\xa9",
+                                  "\xe2\x82\xac", "\xef\xbd\x81", "\xf0\x9f\x98\x80",
+                                  "\xed\x9f\xbf", "\xee\x80\x80"};
+  static const char* kInvalid[] = {"\xff", "\xc3", "\xed\xa0\x80", "\xc0\xaf"};
+  std::mt19937_64 rng(20261201);
+  auto text = [&](size_t max_pieces) {
+    std::string out;
+    const size_t n = rng() % (max_pieces + 1);
+    for (size_t i = 0; i < n; ++i) {
+      out += rng() % 200 == 0 ? kInvalid[rng() % std::size(kInvalid)]
+                              : kPieces[rng() % std::size(kPieces)];
+    }
+    return out;
+  };
+  auto maybe = [&](size_t max_pieces) -> std::optional<std::string> {
+    if (rng() % 2) return std::nullopt;
+    return text(max_pieces);
+  };
+  auto number = [&]() -> int64_t {
+    switch (rng() % 64) {
+      case 0: return kMaxSafeInteger + 1;  // too big for canonical JSON
+      case 1: return kMaxSafeInteger;
+      case 2: return static_cast<int64_t>(rng() % 1000000);
+      default: return static_cast<int64_t>(rng() % 10);
+    }
+  };
+  const Event base = ParseOk(Json(kFull));
+  int compared = 0, failed_alike = 0;
+  for (int i = 0; i < 4000; ++i) {
+    Event e = base;
+    e.event_id = text(6);
+    e.activity = static_cast<Activity>(rng() % 3);
+    e.actor.id = text(5);
+    e.actor.type = rng() % 2 ? "human" : "service";
+    e.actor.entity = maybe(4);
+    e.actor.country = rng() % 5 ? "US" : text(2);
+    e.target.system = text(5);
+    e.target.id = maybe(4);
+    e.target.country = rng() % 5 ? "SG" : text(2);
+    e.target.audience_size = rng() % 2 ? std::optional<int64_t>(number()) : std::nullopt;
+    e.record_count = number();
+    e.subject_count = number();
+    e.jurisdictions.clear();
+    for (size_t k = rng() % 4; k > 0; --k) e.jurisdictions[text(2)] = number();
+    e.subject_refs.clear();
+    for (size_t k = rng() % 3; k > 0; --k) e.subject_refs.push_back(text(4));
+    if (rng() % 2) {
+      e.origin = Origin{text(4), rng() % 3 ? "DE" : text(2)};
+    } else {
+      e.origin.reset();
+    }
+    e.context = Context{maybe(4), maybe(3), maybe(3)};
+    e.attributes.clear();
+    for (size_t k = rng() % 4; k > 0; --k) e.attributes[text(3)] = text(4);
+
+    Result<std::string> slow = CanonicalJson(json::value(NormalizedBody(e)));
+    std::string fast;
+    Status st = AppendNormalizedBodyJson(e, &fast);
+    ASSERT_EQ(st.ok(), slow.ok()) << "event " << i << ": " << st.ToString() << " vs "
+                                  << slow.status().ToString();
+    if (slow.ok()) {
+      ASSERT_EQ(fast, *slow) << "event " << i;
+      ++compared;
+    } else {
+      ASSERT_EQ(st.ToString(), slow.status().ToString()) << "event " << i;
+      ++failed_alike;
+    }
+  }
+  EXPECT_GT(compared, 2000);
+  EXPECT_GT(failed_alike, 200);
 }
 
 TEST(AppendNormalizedBodyJson, FailsLikeCanonicalJson) {
