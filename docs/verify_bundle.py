@@ -624,9 +624,15 @@ def main(argv):
         report["valid"] = True
         print(json.dumps(report, sort_keys=True))
     else:
-        print("OK: %(entries)d entries, %(checkpoints)d checkpoints (latest covers "
-              "%(latest_checkpoint_size)d), %(policies)d policies, %(alerts)d alerts, root %(root)s"
-              % report)
+        span = prior = ""
+        if report["first_seq"] > 0 and report["entries"] > 0:
+            span = " (seq %d..%d)" % (report["first_seq"],
+                                      report["first_seq"] + report["entries"] - 1)
+        if report["prior_policies"] > 0:
+            prior = " (+%d before the bundle)" % report["prior_policies"]
+        print(("OK: %(entries)d entries" + span + ", %(checkpoints)d checkpoints (latest covers "
+               "%(latest_checkpoint_size)d), %(policies)d policies" + prior +
+               ", %(alerts)d alerts, root %(root)s") % report)
     return 0
 
 
