@@ -207,8 +207,9 @@ Status RunExport(Context& ctx, const ExportOpts& opt) {
   if (opt.from > 0) {
     CUSTODY_ASSIGN_OR_RETURN(prefix, api->Prefix(opt.from, size));
     auto seeded = ledger::CompactRange::FromHashes(opt.from, prefix.range);
-    if (!seeded.ok())
+    if (!seeded.ok()) {
       return Status::Corruption("GET /v1/proof/prefix: " + seeded.status().message());
+    }
     range = std::move(seeded).value();
   }
   // Entry `from`'s prev names an entry outside the bundle: unchecked (the
