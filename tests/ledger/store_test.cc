@@ -219,12 +219,17 @@ uint64_t DataFileSize(const std::string& dir) {
   return std::filesystem::file_size(std::filesystem::path(dir) / "data.mdb");
 }
 
+LedgerOptions PreallocatingOptions(const std::string& dir, uint64_t preallocate_max) {
+  LedgerOptions o;
+  o.dir = dir;
+  o.origin = "test.example/log";
+  o.preallocate_max = preallocate_max;
+  return o;
+}
+
 TEST(Ledger, PreallocatedSlackKeepsSmallCommitsFromGrowingTheFile) {
   testing::ScopedTempDir dir;
-  LedgerOptions o;
-  o.dir = dir.File("log");
-  o.origin = "test.example/log";
-  o.preallocate_max = 8 << 20;
+  const LedgerOptions o = PreallocatingOptions(dir.File("log"), 8 << 20);
   ASSERT_OK_AND_ASSIGN(auto ledger, Ledger::Open(o));
   ASSERT_OK(ledger->AppendBatch(NoteBatch(0, 10)));
   // The ledger's filler thread writes at least 1 MiB of slack past a few
@@ -255,12 +260,9 @@ TEST(Ledger, PreallocatedSlackKeepsSmallCommitsFromGrowingTheFile) {
 
 TEST(Ledger, PreallocationStaysWithinTheMap) {
   testing::ScopedTempDir dir;
-  LedgerOptions o;
-  o.dir = dir.File("log");
-  o.origin = "test.example/log";
+  LedgerOptions o = PreallocatingOptions(dir.File("log"), 64 << 20);
   o.initial_map_size = 1 << 20;
   o.max_map_size = 64 << 20;
-  o.preallocate_max = 64 << 20;
   ASSERT_OK_AND_ASSIGN(auto ledger, Ledger::Open(o));
   for (uint64_t i = 0; i < 40; ++i) {
     ASSERT_OK(ledger->AppendBatch(NoteBatch(i * 100, 100, 500)));
