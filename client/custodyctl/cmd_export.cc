@@ -347,7 +347,7 @@ void AddExportCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
                   "their Merkle compact range, earlier policy entries with inclusion proofs)")
       ->capture_default_str();
   cmd->add_option("--to", opt->to,
-                  "export entries [0, N), or up to the newest checkpoint signed below N "
+                  "end the bundle at size N (entries before N), or at the newest checkpoint signed below N "
                   "(default: the latest checkpoint's size)");
   cmd->add_option("--page-size", opt->page, "entries per request")->capture_default_str();
   cmd->add_option("--trusted", opt->trusted,
