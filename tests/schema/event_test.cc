@@ -114,13 +114,19 @@ Event ParseOk(const json::value& v) {
 // ---------------------------------------------------------------------------
 // Valid input.
 
+// The non-empty lines of ../shared/scenarios/events.ndjson.
+std::vector<std::string> ScenarioEventLines() {
+  std::istringstream in(testing::ReadFileOrDie(testing::ScenariosDir() / "events.ndjson"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
 TEST(ParseEvent, AcceptsEveryScenarioEvent) {
-  const std::string text = testing::ReadFileOrDie(testing::ScenariosDir() / "events.ndjson");
-  std::istringstream lines(text);
-  std::string line;
   int n = 0;
-  while (std::getline(lines, line)) {
-    if (line.empty()) continue;
+  for (const std::string& line : ScenarioEventLines()) {
     ++n;
     std::vector<FieldError> errors;
     std::optional<Event> e = ParseEvent(Json(line), &errors);
@@ -778,12 +784,8 @@ std::string FastBody(const Event& e) {
 }
 
 TEST(AppendNormalizedBodyJson, EqualsCanonicalNormalizedBodyForEveryScenarioEvent) {
-  const std::string text = testing::ReadFileOrDie(testing::ScenariosDir() / "events.ndjson");
-  std::istringstream lines(text);
-  std::string line;
   int n = 0;
-  while (std::getline(lines, line)) {
-    if (line.empty()) continue;
+  for (const std::string& line : ScenarioEventLines()) {
     Event e = ParseOk(Json(line));
     e.subject_refs = {"ps1:aa", "ps1:bb"};
     EXPECT_EQ(FastBody(e), SlowBody(e)) << line;
