@@ -9,7 +9,9 @@
 //   single  N keep-alive connections (default 32), each POSTs one event and
 //           waits for its receipt, in a loop;
 //   batch   M connections (default 2), each POSTs application/x-ndjson bodies
-//           of B events (default 1000).
+//           of B events (default 1000);
+//   healthz N connections GET /healthz in a loop: the HTTP transport's
+//           ceiling on this machine (no body, no ledger), to compare with single.
 // With --spawn the program creates a temporary data dir and config, starts
 // custodyd on 127.0.0.1:0, runs the loads, and stops it with SIGTERM.
 #include <sys/resource.h>
@@ -82,7 +84,44 @@ struct Stats {
   uint64_t rejected_503 = 0;
 };
 
-asio::awaitable<void> RunConnection(const Options& o, int conn, bool batch,
+enum class Load { kSingle, kBatch, kHealthz };
+
+const char* LoadName(Load load) {
+  switch (load) {
+    case Load::kSingle: return "single";
+    case Load::kBatch: return "batch";
+    case Load::kHealthz: return "healthz";
+  }
+  return "?";
+}
+
+// The request one connection sends next; `counter` numbers its events.
+http::request<http::string_body> NextRequest(const Options& o, int conn, Load load,
+                                             const std::string& run_id, uint64_t* counter) {
+  if (load == Load::kHealthz) {
+    http::request<http::string_body> req{http::verb::get, "/healthz", 11};
+    req.set(http::field::host, o.host);
+    return req;
+  }
+  const bool batch = load == Load::kBatch;
+  http::request<http::string_body> req{http::verb::post, "/v1/events", 11};
+  req.set(http::field::host, o.host);
+  req.set(http::field::authorization, "Bearer " + o.token);
+  const int per_request = batch ? o.batch_size : 1;
+  std::string body;
+  body.reserve(per_request * 470);
+  for (int i = 0; i < per_request; ++i, ++*counter) {
+    body += Event(run_id + "-" + std::to_string(conn) + "-" + std::to_string(*counter),
+                  *counter * 131 + conn);
+    if (batch) body += '\n';
+  }
+  req.set(http::field::content_type, batch ? "application/x-ndjson" : "application/json");
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
+asio::awaitable<void> RunConnection(const Options& o, int conn, Load load,
                                     SteadyClock::time_point deadline, std::string run_id,
                                     Stats* stats) {
   auto executor = co_await asio::this_coro::executor;
@@ -92,21 +131,9 @@ asio::awaitable<void> RunConnection(const Options& o, int conn, bool batch,
   stream.socket().set_option(tcp::no_delay(true));
   beast::flat_buffer buffer;
   uint64_t counter = 0;
-  const int per_request = batch ? o.batch_size : 1;
+  const int per_request = load == Load::kBatch ? o.batch_size : 1;
   while (SteadyClock::now() < deadline) {
-    http::request<http::string_body> req{http::verb::post, "/v1/events", 11};
-    req.set(http::field::host, o.host);
-    req.set(http::field::authorization, "Bearer " + o.token);
-    std::string body;
-    body.reserve(per_request * 470);
-    for (int i = 0; i < per_request; ++i, ++counter) {
-      body += Event(run_id + "-" + std::to_string(conn) + "-" + std::to_string(counter),
-                    counter * 131 + conn);
-      if (batch) body += '\n';
-    }
-    req.set(http::field::content_type, batch ? "application/x-ndjson" : "application/json");
-    req.body() = std::move(body);
-    req.prepare_payload();
+    auto req = NextRequest(o, conn, load, run_id, &counter);
     const auto start = SteadyClock::now();
     co_await http::async_write(stream, req, asio::use_awaitable);
     http::response<http::string_body> res;
@@ -129,17 +156,18 @@ asio::awaitable<void> RunConnection(const Options& o, int conn, bool batch,
   stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
-void RunLoad(const Options& o, bool batch) {
+void RunLoad(const Options& o, Load load) {
+  const bool batch = load == Load::kBatch;
   const int conns = batch ? o.batch_connections : o.connections;
   asio::io_context io(o.threads);
   std::vector<Stats> stats(conns);
   const std::string run_id =
-      (batch ? "b" : "s") +
+      std::string(LoadName(load)) +
       std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   const auto start = SteadyClock::now();
   const auto deadline = start + std::chrono::seconds(o.seconds);
   for (int c = 0; c < conns; ++c) {
-    asio::co_spawn(io, RunConnection(o, c, batch, deadline, run_id, &stats[c]),
+    asio::co_spawn(io, RunConnection(o, c, load, deadline, run_id, &stats[c]),
                    [](std::exception_ptr e) {
                      if (e) {
                        try {
@@ -164,9 +192,9 @@ void RunLoad(const Options& o, bool batch) {
     total.latency_us.insert(total.latency_us.end(), s.latency_us.begin(), s.latency_us.end());
   }
   std::printf(
-      "%-6s conns=%-3d events/request=%-5d %9.0f events/s  %8.0f requests/s  "
+      "%-7s conns=%-3d events/request=%-5d %9.0f events/s  %8.0f requests/s  "
       "ack latency p50=%.2f ms p99=%.2f ms p999=%.2f ms  (%llu events, %llu errors, %llu x 503)\n",
-      batch ? "batch" : "single", conns, batch ? o.batch_size : 1, total.events / secs,
+      LoadName(load), conns, batch ? o.batch_size : 1, total.events / secs,
       total.requests / secs, Percentile(total.latency_us, 0.50) / 1000,
       Percentile(total.latency_us, 0.99) / 1000, Percentile(total.latency_us, 0.999) / 1000,
       static_cast<unsigned long long>(total.events), static_cast<unsigned long long>(total.errors),
@@ -177,7 +205,7 @@ void RunLoad(const Options& o, bool batch) {
 void Usage() {
   std::fprintf(stderr,
                "usage: custody-loadgen (--spawn CUSTODYD | --server HOST:PORT --token TOKEN)\n"
-               "         [--mode single|batch|both] [--seconds N] [--connections N]\n"
+               "         [--mode single|batch|both|healthz] [--seconds N] [--connections N]\n"
                "         [--batch-connections N] [--batch-size N] [--threads N] [--policy FILE]\n"
                "         [--io-threads N (with --spawn: custodyd's http.io_threads)]\n");
   std::exit(2);
@@ -234,8 +262,9 @@ int main(int argc, char** argv) {
   if (o.port == 0 || o.token.empty()) Usage();
   std::printf("custody-loadgen: %s:%u, %d s per mode%s\n", o.host.c_str(), o.port, o.seconds,
               o.policy.empty() ? "" : (", policy " + o.policy).c_str());
-  if (o.mode == "single" || o.mode == "both") RunLoad(o, false);
-  if (o.mode == "batch" || o.mode == "both") RunLoad(o, true);
+  if (o.mode == "single" || o.mode == "both") RunLoad(o, Load::kSingle);
+  if (o.mode == "batch" || o.mode == "both") RunLoad(o, Load::kBatch);
+  if (o.mode == "healthz") RunLoad(o, Load::kHealthz);
   if (child) StopCustodyd(*child);  // reports the daemon's memory first
   return 0;
 }
