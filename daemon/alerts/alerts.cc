@@ -1,5 +1,6 @@
 #include "daemon/alerts/alerts.h"
 
+#include <pthread.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -207,7 +208,12 @@ void Dispatcher::Start() {
   std::lock_guard lock(mu_);
   stop_ = false;
   for (auto& w : workers_) {
-    if (!w->thread.joinable()) w->thread = std::thread([this, p = w.get()] { Run(p); });
+    if (!w->thread.joinable()) {
+      w->thread = std::thread([this, p = w.get()] {
+        pthread_setname_np(pthread_self(), "alert-delivery");
+        Run(p);
+      });
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 #include "daemon/ingest/ingestor.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <future>
 #include <unordered_map>
@@ -105,8 +107,15 @@ Status Ingestor::Start() {
     std::lock_guard done_lock(done_mu_);
     done_stop_ = false;
   }
-  completer_ = std::thread([this] { Complete(); });
-  thread_ = std::thread([this] { Run(); });
+  // Named for top -H, perf and gdb (at most 15 characters).
+  completer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ingest-complete");
+    Complete();
+  });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ingest-append");
+    Run();
+  });
   return Status::Ok();
 }
 

@@ -1,5 +1,6 @@
 #include "daemon/server/server.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -199,7 +200,9 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Serv
   if (impl->unix_listener) impl->unix_listener->Run();
   const unsigned n = std::max(1u, options.io_threads);
   for (unsigned i = 0; i < n; ++i) {
-    impl->threads.emplace_back([ioc = &impl->ioc] {
+    impl->threads.emplace_back([ioc = &impl->ioc, i] {
+      // Named for top -H, perf and gdb ("http-io-0", ...).
+      pthread_setname_np(pthread_self(), ("http-io-" + std::to_string(i)).c_str());
       for (;;) {
         try {
           ioc->run();

@@ -1,5 +1,6 @@
 #include "custody/ledger/store.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -733,7 +734,10 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const LedgerOptions& options) {
   CUSTODY_RETURN_IF_ERROR(impl->LoadState());
   if (!impl->options.read_only && impl->options.preallocate_max > 0) {
     Impl* raw = impl.get();
-    raw->filler = std::thread([raw] { raw->RunFiller(); });
+    raw->filler = std::thread([raw] {
+      pthread_setname_np(pthread_self(), "ledger-prealloc");
+      raw->RunFiller();
+    });
     raw->WakeFiller();  // a ledger opened with too little slack gets it now
   }
   return std::unique_ptr<Ledger>(new Ledger(std::move(impl)));

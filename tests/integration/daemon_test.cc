@@ -12,6 +12,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -434,6 +436,23 @@ TEST_F(DaemonTest, RestartKeepsTheLogAndItsKey) {
   EXPECT_EQ(KeyOf(c), key);
   ASSERT_OK_AND_ASSIGN(auto cp, ledger::OpenCheckpoint(c.Get("/v1/checkpoint").body, key));
   EXPECT_EQ(cp.size, 2u);
+}
+
+// Operators tell custodyd's threads apart in top -H, perf and gdb by name.
+TEST_F(DaemonTest, ThreadsAreNamedForOperators) {
+  DaemonHarness d;
+  StartOrDie(d);
+  std::set<std::string> names;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(d.pid()) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    names.insert(name);
+  }
+  for (const char* want : {"http-io-0", "ingest-append", "ingest-complete", "ledger-prealloc"}) {
+    EXPECT_TRUE(names.count(want)) << "no thread named " << want;
+  }
 }
 
 TEST_F(DaemonTest, SighupReloadsTokens) {
