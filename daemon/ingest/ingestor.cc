@@ -394,9 +394,12 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
       decider_->RollbackBatch();
       if (router_ != nullptr) router_->RollbackBatch();
     }
-    decider_->BeginBatch();
+    decider_->BeginBatch();  // may adopt a reloaded policy...
     if (router_ != nullptr) router_->BeginBatch();
     begun = true;
+    // ...which is recorded before the first decision it makes.
+    bool policy_written = false;
+    CUSTODY_RETURN_IF_ERROR(WritePolicyIfChanged(txn, &policy_written));
     work_started = std::chrono::steady_clock::now();
     appended = duplicates = 0;
     const schema::TimePoint now = clock_->Now();
@@ -407,11 +410,8 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
     rows.Clear();
     for (auto& req : batch) {
       req->receipts.clear();
-      if (req->type == Request::Type::kPolicy) {
-        bool wrote = false;
-        CUSTODY_RETURN_IF_ERROR(WritePolicyIfChanged(txn, &wrote));
-        continue;
-      }
+      // Recorded above; the request only makes sure a transaction runs.
+      if (req->type == Request::Type::kPolicy) continue;
       if (req->type == Request::Type::kRecord) {
         ledger::PendingEntry entry{req->record.kind, req->record.producer, now, req->record.body, {}};
         CUSTODY_ASSIGN_OR_RETURN(req->record_seq, txn.Append(entry));

@@ -54,10 +54,13 @@ class Decider {
  public:
   virtual ~Decider() = default;
 
-  // SHA-256 (hex) and canonical body of the policy in force; the appender
-  // records a `policy` entry with this body whenever the sha differs from
-  // the last recorded one (at startup and after a reload). The body must be
-  // a canonical JSON object with at least {"sha256": "<hex>", "text": "..."}.
+  // SHA-256 (hex) and canonical body of the policy that decides the open
+  // batch (after BeginBatch(); before the first batch, the one that will).
+  // Right after BeginBatch() the appender records a `policy` entry with this
+  // body, in the same transaction, whenever the sha differs from the last
+  // recorded one, so every decision names a policy recorded before it. The
+  // body must be a canonical JSON object with at least
+  // {"sha256": "<hex>", "text": "..."}. Appender thread only.
   virtual std::string PolicySha256() const = 0;
   virtual std::string PolicyEntryBody() const = 0;
 

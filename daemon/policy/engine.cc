@@ -215,8 +215,8 @@ std::shared_ptr<const Policy> Engine::policy() const {
   return staged_ ? staged_ : current_;
 }
 
-std::string Engine::PolicySha256() const { return policy()->sha256(); }
-std::string Engine::PolicyEntryBody() const { return policy()->EntryBody(); }
+std::string Engine::PolicySha256() const { return state_->policy->sha256(); }
+std::string Engine::PolicyEntryBody() const { return state_->policy->EntryBody(); }
 
 void Engine::AdoptStaged() {
   if (!has_staged_.load(std::memory_order_acquire)) return;

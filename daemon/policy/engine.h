@@ -24,15 +24,17 @@
 // hits and lifted in rule (file) order. Equal inputs give equal bytes.
 //
 // Threading. The Decider methods, Replay and DryRun run on the appender
-// thread only. SetPolicy, Reload, policy(), PolicySha256(), PolicyEntryBody()
-// and approvals() may be called from any thread. The approval registry is
+// thread only (PolicySha256() and PolicyEntryBody() among them). SetPolicy,
+// Reload, policy() and approvals() may be called from any thread. The approval registry is
 // internally locked (HTTP threads may List() it while the appender decides).
 //
 // Policy reloads: SetPolicy() stages the new policy; it takes effect at the
 // next BeginBatch() (or the next Decide()/Replay() outside a batch), so one
 // batch is always decided under one policy. PolicySha256()/PolicyEntryBody()
-// already report the staged policy, so the appender records the `policy`
-// entry for it in the batch that starts using it. Rolling-window state is
+// report the policy deciding the open batch, so the appender records the
+// `policy` entry for a new one at the start of the batch that first uses it
+// (never a batch earlier or later: a reload racing with a batch must not
+// leave decisions naming a policy the log has not recorded yet). Rolling-window state is
 // kept for every rule whose id and matching behaviour (match, allow, window)
 // are unchanged; a new or changed windowed rule starts with empty windows.
 //
@@ -105,7 +107,8 @@ class Engine final : public Decider {
   // failure returns the error and keeps the policy in force. Diagnostics
   // (warnings too) are appended to `*diagnostics` (may be null). Any thread.
   Status Reload(const std::filesystem::path& path, std::vector<Diagnostic>* diagnostics);
-  // The staged policy if any, else the one in force. Any thread.
+  // The staged policy if any, else the one in force. Any thread (for the
+  // policy deciding the open batch, use PolicySha256() on the appender).
   std::shared_ptr<const Policy> policy() const;
 
   ApprovalRegistry& approvals() { return approvals_; }

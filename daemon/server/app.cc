@@ -419,7 +419,7 @@ Status App::ReloadPolicy(Impl& impl, const std::string& path,
     spdlog::error("reload: recording the policy failed: {}", st.ToString());
     return st;
   }
-  spdlog::info("reload: policy {} in force, sha256 {}", path, engine->PolicySha256());
+  spdlog::info("reload: policy {} in force, sha256 {}", path, engine->policy()->sha256());
   return Status::Ok();
 }
 

@@ -396,7 +396,7 @@ Response HandleReloadPolicy(const Request& req, Services& s) {
   if (!QueryParams::Parse(req.target(), {}, &errors)) return InvalidRequest(s, std::move(errors));
   if (s.engine == nullptr || !s.reload_policy) return NoPolicy("a policy reload");
 
-  const std::string previous = s.engine->PolicySha256();
+  const std::string previous = s.engine->policy()->sha256();
   std::vector<policy::Diagnostic> diagnostics;
   const schema::Status st = s.reload_policy(&diagnostics);
   json::array diag_json;

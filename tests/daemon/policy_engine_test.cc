@@ -593,16 +593,19 @@ match = { activity = ["export"] }
   const std::string old_sha = engine.PolicySha256();
   engine.BeginBatch();
   engine.SetPolicy(next);
-  // Reported at once (so the appender records it)...
-  EXPECT_EQ(engine.PolicySha256(), next->sha256());
-  EXPECT_EQ(engine.PolicyEntryBody(), next->EntryBody());
-  // ...but the open batch stays under the old policy.
+  // Visible to readers at once...
+  EXPECT_EQ(engine.policy()->sha256(), next->sha256());
+  // ...but the open batch stays under the old policy, and so does what the
+  // appender would record for it.
+  EXPECT_EQ(engine.PolicySha256(), old_sha);
   const Decision in_batch = engine.Decide(Export("2026-05-04T10:00:01Z", 1));
   EXPECT_THAT(in_batch.hits, IsEmpty());
   EXPECT_EQ(test::DecisionObject(in_batch)["policy_sha256"].as_string(), old_sha);
   engine.CommitBatch();
 
   engine.BeginBatch();
+  EXPECT_EQ(engine.PolicySha256(), next->sha256());
+  EXPECT_EQ(engine.PolicyEntryBody(), next->EntryBody());
   // The bulk rule is unchanged: its window (91 so far) carried over.
   const Decision d = engine.Decide(Export("2026-05-04T10:00:02Z", 10));
   EXPECT_THAT(RuleIds(d), ElementsAre("bulk", "any-export"));
@@ -677,8 +680,8 @@ TEST(EngineThreads, ReloadsAndApprovalReadsWhileDeciding) {
     int i = 0;
     while (!done.load()) {
       engine.SetPolicy(++i % 2 ? b : a);
-      EXPECT_FALSE(engine.PolicySha256().empty());
-      EXPECT_FALSE(engine.PolicyEntryBody().empty());
+      EXPECT_FALSE(engine.policy()->sha256().empty());
+      EXPECT_FALSE(engine.policy()->EntryBody().empty());
       EXPECT_EQ(engine.approvals().List(test::T("2026-05-01T00:00:00Z")).size(), 2u);
       Approval dup;
       dup.approval_id = "APR-100";
@@ -695,6 +698,8 @@ TEST(EngineThreads, ReloadsAndApprovalReadsWhileDeciding) {
       const std::string this_sha(test::DecisionObject(d)["policy_sha256"].as_string());
       if (sha.empty()) sha = this_sha;
       EXPECT_EQ(this_sha, sha);
+      // What the appender records for the batch is what decided it.
+      EXPECT_EQ(engine.PolicySha256(), sha);
     }
     if (round % 3 == 0) {
       engine.RollbackBatch();

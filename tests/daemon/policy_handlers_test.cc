@@ -166,7 +166,7 @@ TEST_F(PolicyHandlersTest, EvaluateUsesTheRegisteredApprovalsAndRecordsNothing) 
 
 TEST_F(PolicyHandlersTest, ReloadAnswers422WithDiagnosticsAndKeepsThePolicy) {
   Start(true);
-  const std::string sha = s_.engine->PolicySha256();
+  const std::string sha = s_.engine->policy()->sha256();
   testing::WriteFileOrDie(policy_path_, "[[rule]]\nid = 7\n");
   Response res = Call(http::verb::post, "/v1/policy/reload", kAdmin);
   ASSERT_EQ(res.result_int(), 422u) << res.body();
@@ -176,12 +176,12 @@ TEST_F(PolicyHandlersTest, ReloadAnswers422WithDiagnosticsAndKeepsThePolicy) {
   for (const auto& d : v.at("diagnostics").as_array())
     lines.push_back(d.at("line").to_number<int>());
   EXPECT_THAT(lines, ::testing::Contains(2)) << res.body();
-  EXPECT_EQ(s_.engine->PolicySha256(), sha);
+  EXPECT_EQ(s_.engine->policy()->sha256(), sha);
 
   std::filesystem::remove(policy_path_);
   res = Call(http::verb::post, "/v1/policy/reload", kAdmin);
   EXPECT_EQ(res.result_int(), 422u) << res.body();
-  EXPECT_EQ(s_.engine->PolicySha256(), sha);
+  EXPECT_EQ(s_.engine->policy()->sha256(), sha);
 }
 
 TEST_F(PolicyHandlersTest, WithoutAPolicyApprovalsAreTrackedAndPolicyRoutesConflict) {

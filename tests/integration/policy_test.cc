@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <boost/json/serialize.hpp>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -512,6 +515,75 @@ target.type = ["chat_channel"]
   EXPECT_THAT(Rules(e), ElementsAre("gov-id-in-chat"));
   EXPECT_EQ(Str(e.decision, "policy_sha256"), new_sha);
   EXPECT_EQ(Str(e.decision.at("hits").as_array()[0], "severity"), "low");
+  EXPECT_EQ(d.Stop(), 0) << d.Log();
+}
+
+// Reloads racing with appends: every access entry's decision must name a
+// policy entry recorded before it (ledger-format §4.2; custody-verify checks
+// it), however a reload falls between the appender's transactions.
+TEST_F(PolicyApiTest, ReloadsDuringALoadRecordEachPolicyBeforeItDecides) {
+  ScopedTempDir dir;
+  const std::string path = dir.File("policy.toml");
+  const std::string good = ReadFileOrDie(BoundariesPath());
+  WriteFileOrDie(path, good);
+  DaemonHarness d(WithPolicy(path));
+  StartOrDie(d);
+  std::atomic<bool> stop{false};
+  std::atomic<int> sent{0};
+  std::vector<std::thread> producers;
+  for (int t = 0; t < 3; ++t) {
+    producers.emplace_back([&, t] {
+      HttpClient c = d.Client();
+      for (int n = 0; !stop.load(); ++n) {
+        std::string batch = "[";
+        for (int i = 0; i < 5; ++i) {
+          if (i) batch += ',';
+          batch += Pub02Like("race-" + std::to_string(t) + "-" + std::to_string(n) + "-" +
+                             std::to_string(i));
+        }
+        batch += ']';
+        HttpResult r = c.Post("/v1/events", batch, "application/json", kProducerToken);
+        ASSERT_EQ(r.status, 200) << r.body;
+        sent += 5;
+      }
+    });
+  }
+  HttpClient admin = d.Client();
+  for (int reload = 0; reload < 30; ++reload) {
+    WriteFileOrDie(path, good + "\n# reload " + std::to_string(reload) + "\n");
+    HttpResult r = admin.Post("/v1/policy/reload", "", "application/json", kAdminToken);
+    ASSERT_EQ(r.status, 200) << r.body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  for (auto& t : producers) t.join();
+
+  const uint64_t size = LogSize(admin);
+  std::set<std::string> recorded;
+  size_t policies = 0, accesses = 0;
+  for (uint64_t start = 0; start < size;) {
+    HttpResult page = admin.Get("/v1/entries?start=" + std::to_string(start) +
+                                "&end=" + std::to_string(size));
+    ASSERT_EQ(page.status, 200) << page.body;
+    size_t pos = 0;
+    while (pos < page.body.size()) {
+      const size_t nl = page.body.find('\n', pos);
+      auto e = ledger::DecodeEntry(std::string_view(page.body).substr(pos, nl - pos));
+      ASSERT_TRUE(e.ok()) << e.status().ToString();
+      pos = nl + 1;
+      if (e->kind == "policy") {
+        recorded.insert(Str(e->body, "sha256"));
+        ++policies;
+      } else if (e->kind == "access") {
+        ASSERT_TRUE(recorded.count(Str(e->decision, "policy_sha256")))
+            << "seq " << start << ": decided by a policy not recorded before it";
+        ++accesses;
+      }
+      ++start;
+    }
+  }
+  EXPECT_EQ(policies, 31u);  // the first policy and every reload's
+  EXPECT_EQ(accesses, static_cast<size_t>(sent.load()));
   EXPECT_EQ(d.Stop(), 0) << d.Log();
 }
 
