@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -572,6 +573,11 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source) {
 }
 
 Result<Config> LoadConfig(const std::string& path) {
+  // An ifstream opens a directory and reads nothing: an empty config.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status::InvalidArgument(path + ": is a directory; --config names a TOML file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     int err = errno;
@@ -604,7 +610,7 @@ Status ApplyOverrides(const ConfigOverrides& overrides, Config* config) {
 Status Validate(const Config& config) {
   Errors errors(config.source.empty() ? "config" : config.source);
   auto add = [&](const std::string& key, const std::string& message) {
-    toml::source_region where;
+    toml::source_region where{};  // line 0 (no position) unless the key was in the file
     if (auto it = config.positions.find(key); it != config.positions.end()) {
       where.begin.line = it->second.first;
       where.begin.column = it->second.second;

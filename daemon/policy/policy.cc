@@ -188,6 +188,13 @@ std::string_view MeasureName(WindowSpec::Measure m) {
 
 Result<std::shared_ptr<const Policy>> Policy::Load(const std::filesystem::path& path,
                                                    std::vector<Diagnostic>* diagnostics) {
+  // An ifstream opens a directory and reads nothing: an empty policy, which
+  // would raise no alerts at all.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status::IOError("cannot read policy file " + path.string() +
+                           ": it is a directory; policy names a TOML file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return Status::IOError("cannot read policy file " + path.string() +

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <utility>
 
 #include "custody/ledger/entry.h"
 #include "custody/ledger/store.h"
@@ -56,6 +58,60 @@ Status EnsureDataDir(const std::string& dir) {
   }
   return Status::Ok();
 }
+
+// An exclusive flock on <data_dir>/custodyd.lock, held for the daemon's
+// lifetime: a second custodyd on the same data dir would append to the same
+// ledger from a second process (LMDB serialises the writes, but each daemon
+// keeps its own tree state and idempotency view: receipts whose checkpoint
+// does not cover them). The kernel drops the lock when the process dies, so
+// a kill -9 leaves nothing stale. The file holds the owner's pid, for the
+// error message only.
+class DataDirLock {
+ public:
+  static Result<DataDirLock> Acquire(const std::filesystem::path& dir) {
+    const std::string path = (dir / "custodyd.lock").string();
+    DataDirLock lock;
+    lock.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock.fd_ < 0) return Status::FromErrno(errno, "opening " + path);
+    if (::flock(lock.fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      if (err != EWOULDBLOCK) return Status::FromErrno(err, "locking " + path);
+      char pid[32] = {};
+      const ssize_t n = ::pread(lock.fd_, pid, sizeof(pid) - 1, 0);
+      std::string owner = n > 0 ? std::string(pid, static_cast<size_t>(n)) : "";
+      while (!owner.empty() && (owner.back() == '\n' || owner.back() == ' ')) owner.pop_back();
+      return Status::FailedPrecondition(
+          "data_dir " + dir.string() + " is in use by another custodyd" +
+          (owner.empty() ? "" : " (pid " + owner + ")") + ", which holds " + path +
+          "; stop it first, or give this one its own data_dir");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(lock.fd_, 0) != 0 || ::pwrite(lock.fd_, pid.data(), pid.size(), 0) < 0) {
+      spdlog::warn("cannot write the pid into {}: {}", path, std::strerror(errno));
+    }
+    return lock;
+  }
+
+  DataDirLock() = default;
+  DataDirLock(DataDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  DataDirLock& operator=(DataDirLock&& other) noexcept {
+    if (this != &other) {
+      Release();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  DataDirLock(const DataDirLock&) = delete;
+  DataDirLock& operator=(const DataDirLock&) = delete;
+  ~DataDirLock() { Release(); }
+
+ private:
+  void Release() {
+    if (fd_ >= 0) ::close(fd_);  // closing the last descriptor drops the flock
+    fd_ = -1;
+  }
+  int fd_ = -1;
+};
 
 // Writes "<port>\n" atomically (write a temporary file, then rename), so a
 // reader polling for the file never sees it half-written.
@@ -203,7 +259,9 @@ struct App::Impl {
   AppOptions options;
   schema::Clock* clock = nullptr;
   // Declaration order is construction order; destruction runs backwards, so
-  // the server goes before the ingestor, which goes before the ledger.
+  // the server goes before the ingestor, which goes before the ledger, and
+  // the data dir stays locked until everything else is closed.
+  DataDirLock data_dir_lock;
   metrics::Registry registry;
   std::unique_ptr<ledger::Ledger> ledger;
   Tables tables;
@@ -234,6 +292,7 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
 
   CUSTODY_RETURN_IF_ERROR(EnsureDataDir(config.data_dir));
   const std::filesystem::path data_dir(config.data_dir);
+  CUSTODY_ASSIGN_OR_RETURN(impl->data_dir_lock, DataDirLock::Acquire(data_dir));
 
   ledger::LedgerOptions lo;
   lo.dir = (data_dir / "ledger").string();

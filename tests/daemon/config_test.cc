@@ -207,6 +207,16 @@ TEST(Config, ValidateRequiresDataDirAndOrigin) {
   EXPECT_THAT(st.message(), HasSubstr("origin: missing"));
 }
 
+// A key that is missing has no line to point at: the message names only the file.
+TEST(Config, MissingKeysNameTheFileWithoutALine) {
+  auto c = ParseConfig("listen = \"127.0.0.1:7411\"\n", "n.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Status st = Validate(*c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("n.toml: data_dir: missing"));
+  EXPECT_THAT(st.message(), HasSubstr("n.toml: origin: missing"));
+}
+
 TEST(Config, ValidateRejectsBadOriginAndDuplicateTokens) {
   auto c = ParseConfig(std::string(R"(data_dir = "/d"
 origin = "bad origin+x"
@@ -277,6 +287,14 @@ TEST(Config, LoadConfigMissingFileSaysHowToCreateOne) {
   ASSERT_FALSE(c.ok());
   EXPECT_TRUE(c.status().IsNotFound());
   EXPECT_THAT(c.status().message(), HasSubstr("--print-default-config"));
+}
+
+// std::ifstream opens a directory and reads nothing, which once gave an empty config.
+TEST(Config, LoadConfigOfADirectoryIsAnError) {
+  testing::ScopedTempDir dir;
+  auto c = LoadConfig(dir.path().string());
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("is a directory"));
 }
 
 TEST(Config, LoadConfigReadsFileAndNamesItInErrors) {

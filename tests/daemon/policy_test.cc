@@ -270,6 +270,15 @@ TEST(PolicyErrors, LoadOfMissingFileIsIOError) {
   EXPECT_THAT(p.status().message(), HasSubstr("/nonexistent/policy.toml"));
 }
 
+// A directory once loaded as an empty policy: no rules, no alerts, no error.
+TEST(PolicyErrors, LoadOfADirectoryIsIOError) {
+  custody::testing::ScopedTempDir dir;
+  auto p = Policy::Load(dir.path(), nullptr);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), schema::Code::kIOError);
+  EXPECT_THAT(p.status().message(), HasSubstr("is a directory"));
+}
+
 TEST(PolicyErrors, LoadNamesTheFileInDiagnostics) {
   custody::testing::ScopedTempDir dir;
   const std::string path = dir.File("bad.toml");

@@ -455,6 +455,23 @@ TEST_F(DaemonTest, ThreadsAreNamedForOperators) {
   }
 }
 
+// One data dir, one custodyd: a second would append to the same ledger with
+// its own view of the tree. A kill -9 leaves no stale lock behind.
+TEST_F(DaemonTest, ASecondDaemonOnTheSameDataDirIsRefused) {
+  DaemonHarness first;
+  StartOrDie(first);
+  DaemonOptions o;
+  o.extra_args = {"--data-dir", first.data_dir()};
+  DaemonHarness second(o);
+  EXPECT_FALSE(second.Start(std::chrono::seconds(10)));
+  EXPECT_THAT(second.Log(), HasSubstr("is in use by another custodyd (pid " +
+                                      std::to_string(first.pid()) + ")"));
+  first.Kill();
+  StartOrDie(second);
+  HttpClient c = second.Client();
+  EXPECT_EQ(c.Post("/v1/events", Event("lock-1"), "application/json", kProducerToken).status, 200);
+}
+
 TEST_F(DaemonTest, SighupReloadsTokens) {
   DaemonHarness d;
   StartOrDie(d);
