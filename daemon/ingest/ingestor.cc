@@ -152,8 +152,9 @@ Status Ingestor::Submit(std::string producer, std::vector<PreparedEvent> events,
     if (!accepting_) return Status::FailedPrecondition("custodyd is shutting down");
     if (queued_events_ + weight > options_.queue_capacity_events) {
       rejected_queue_full_->Inc();
+      // A fact; the caller adds the advice (HTTP: Retry-After).
       return Status::Unavailable("ingest queue is full (" + std::to_string(queued_events_) +
-                                 " events waiting); retry shortly");
+                                 " events waiting)");
     }
     queued_events_ += weight;
     queue_.push_back(std::move(req));
@@ -173,7 +174,7 @@ Status Ingestor::SubmitRecord(RecordRequest record, RecordDone done) {
     if (!accepting_) return Status::FailedPrecondition("custodyd is shutting down");
     if (queued_events_ + 1 > options_.queue_capacity_events) {
       rejected_queue_full_->Inc();
-      return Status::Unavailable("ingest queue is full; retry shortly");
+      return Status::Unavailable("ingest queue is full");
     }
     queued_events_ += 1;
     queue_.push_back(std::move(req));

@@ -78,6 +78,10 @@ void HandlePostEvents(Request&& req, Services& s, Completion done) {
   Response denied;
   auto principal = Authorize(req, s, Access::kAppend, &denied);
   if (!principal) return done.respond(std::move(denied));
+  std::vector<ProblemItem> param_errors;
+  if (!QueryParams::Parse(req.target(), {}, &param_errors)) {
+    return done.respond(InvalidRequest(s, std::move(param_errors)));
+  }
 
   const std::string media = MediaType(req[http::field::content_type]);
   bool ndjson = false;
@@ -143,7 +147,7 @@ void HandlePostEvents(Request&& req, Services& s, Completion done) {
   if (submitted.IsUnavailable()) {
     return completion->respond(
         Unavailable(s, RejectReason::kQueueFull, "queue-full",
-                    "the ingest queue is full (" + submitted.message() + "); retry after " +
+                    "the " + submitted.message() + "; nothing was appended; retry after " +
                         std::to_string(std::max<unsigned>(1, s.http.retry_after_seconds)) + " s"));
   }
   if (submitted.code() == schema::Code::kFailedPrecondition) {

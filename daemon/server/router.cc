@@ -463,6 +463,15 @@ void Handle(Request&& req, Services& services, Completion done) {
       inner(std::move(res));
     };
   }
+  // Routes that take no parameters say so (api.md: unknown query parameters
+  // are errors), rather than ignore a typo.
+  if (route == Route::kLog || route == Route::kMetrics || route == Route::kHealthz ||
+      route == Route::kReadyz) {
+    std::vector<ProblemItem> errors;
+    if (!QueryParams::Parse(req.target(), {}, &errors)) {
+      return done.respond(InvalidRequest(services, std::move(errors)));
+    }
+  }
   switch (route) {
     case Route::kEventsPost:
       internal::HandlePostEvents(std::move(req), services, std::move(done));
@@ -488,15 +497,9 @@ void Handle(Request&& req, Services& services, Completion done) {
     case Route::kPolicyReload:
       done.respond(internal::HandleReloadPolicy(req, services));
       return;
-    case Route::kLog: {
-      std::vector<ProblemItem> errors;
-      if (!QueryParams::Parse(req.target(), {}, &errors)) {
-        done.respond(InvalidRequest(services, std::move(errors)));
-      } else {
-        done.respond(HandleLog(services));
-      }
+    case Route::kLog:
+      done.respond(HandleLog(services));
       return;
-    }
     case Route::kCheckpoint:
       done.respond(HandleCheckpoint(req, services));
       return;

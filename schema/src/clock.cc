@@ -171,6 +171,11 @@ Result<TimePoint> ParseRfc3339(std::string_view s) {
   if (p != s.size()) return bad("trailing characters");
   const int64_t days = DaysFromCivil(year, month, day);
   const int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  // Times are stored in UTC as YYYY-...Z: an offset must not carry the
+  // instant out of the years that form can write.
+  static const int64_t kFirst = DaysFromCivil(0, 1, 1) * 86400;
+  static const int64_t kLast = DaysFromCivil(9999, 12, 31) * 86400 + 86399;
+  if (secs < kFirst || secs > kLast) return bad("in UTC it falls outside the years 0000..9999");
   return FromUnixMicros(secs * 1000000 + micros);
 }
 

@@ -292,6 +292,21 @@ TEST_F(RouterTest, LogCheckpointEntriesAndProofsVerify) {
   EXPECT_EQ(Json(Get("/v1/proof/consistency?from=2")).at("to").to_number<uint64_t>(), 5u);
 }
 
+// api.md: unknown query parameters are errors, on every route -- a typo
+// must not pass silently (POST /v1/events?dry_run=1 would append).
+TEST_F(RouterTest, RoutesWithoutParametersRefuseUnknownOnes) {
+  const size_t size = ledger_->size();
+  Response post = Call(Req(http::verb::post, "/v1/events?dry_run=1", kProducer,
+                           Event("unknown-param"), "application/json"));
+  json::object p = Problem(post, 400, "invalid-request");
+  EXPECT_EQ(p.at("errors").as_array()[0].at("parameter").as_string(), "dry_run");
+  EXPECT_EQ(ledger_->size(), size);
+  for (const char* target : {"/v1/log?x=1", "/metrics?x=1", "/healthz?x=1", "/readyz?x=1"}) {
+    Problem(Get(target), 400, "invalid-request");
+  }
+  EXPECT_EQ(Get("/healthz").result_int(), 200u);
+}
+
 TEST_F(RouterTest, EntriesParameterErrorsSayWhatToDo) {
   for (int i = 0; i < 7; ++i) ASSERT_EQ(Post(Event("p-" + std::to_string(i))).result_int(), 200u);
   auto param = [&](const std::string& target) {

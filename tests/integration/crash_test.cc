@@ -1,6 +1,7 @@
 // custodyd under load and under kill -9: every acknowledged event survives,
 // a full queue answers 503 without writing half a request, and the ledger
 // verifies after every restart.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -35,6 +36,7 @@ struct Acks {
   std::mutex mu;
   std::map<std::string, uint64_t> seq_of;
   std::atomic<uint64_t> rejected_503{0};
+  std::string last_503_body;  // guarded by mu
   void Record(const std::string& body) {
     auto v = boost::json::parse(body);
     std::lock_guard lock(mu);
@@ -62,6 +64,10 @@ void Load(uint16_t port, int threads, int batch, const std::string& tag, std::at
           acks->Record(r.body);
         } else if (r.status == 503) {
           ++acks->rejected_503;
+          {
+            std::lock_guard lock(acks->mu);
+            acks->last_503_body = r.body;
+          }
           EXPECT_FALSE(r.header("retry-after").empty());
           EXPECT_NE(r.header("content-type").find("problem+json"), std::string::npos);
           std::this_thread::sleep_for(2ms);
@@ -181,6 +187,12 @@ TEST(CrashTest, FullQueueAnswers503AndWritesNothingHalfway) {
   stop = true;
   load.join();
   EXPECT_GT(acks.rejected_503.load(), 0u) << "the queue never filled";
+  // One clear sentence: what, that nothing was written, when to retry.
+  const std::string detail(
+      boost::json::parse(acks.last_503_body).at("detail").as_string().c_str());
+  EXPECT_THAT(detail, ::testing::MatchesRegex(
+                          "the ingest queue is full \\([0-9]+ events waiting\\); nothing was "
+                          "appended; retry after [0-9]+ s"));
   const uint64_t acked = acks.seq_of.size();
   ASSERT_EQ(daemon.Stop(), 0);
   CheckLedger(daemon.data_dir(), acks);

@@ -37,6 +37,21 @@ TEST(Rfc3339, RejectsMalformedWithReason) {
   EXPECT_TRUE(ParseRfc3339("2024-02-29T00:00:00Z").ok());
 }
 
+// The offset is applied before storing in UTC; it must not leave the years
+// YYYY-...Z can write (once stored as "-001-12-31T23:00:00Z").
+TEST(Rfc3339, RejectsOffsetsThatLeaveTheFourDigitYears) {
+  for (const char* bad : {"0000-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"}) {
+    auto r = ParseRfc3339(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("outside the years 0000..9999"), std::string::npos)
+        << r.status().message();
+  }
+  ASSERT_OK_AND_ASSIGN(TimePoint first, ParseRfc3339("0000-01-01T01:00:00+01:00"));
+  EXPECT_EQ(FormatRfc3339(first), "0000-01-01T00:00:00Z");
+  ASSERT_OK_AND_ASSIGN(TimePoint last, ParseRfc3339("9999-12-31T22:59:59-01:00"));
+  EXPECT_EQ(FormatRfc3339(last), "9999-12-31T23:59:59Z");
+}
+
 TEST(Rfc3339, FormatsRoundTrip) {
   ASSERT_OK_AND_ASSIGN(TimePoint t, ParseRfc3339("2026-11-23T18:25:04.000042Z"));
   EXPECT_EQ(FormatRfc3339Micros(t), "2026-11-23T18:25:04.000042Z");
