@@ -172,7 +172,7 @@ Status Follow(Context& ctx, Api& api, std::vector<std::pair<std::string, std::st
             uint64_t seq = 0;
             if (!id.empty() &&
                 std::from_chars(id.data(), id.data() + id.size(), seq).ec == std::errc()) {
-              after_seq = std::max(after_seq.value_or(0), seq + 1);
+              after_seq = std::max(after_seq.value_or(0), seq);  // resume after it
             }
           });
           return true;

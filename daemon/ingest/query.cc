@@ -227,7 +227,7 @@ Result<AlertPage> QueryAlerts(ledger::Ledger& ledger, const Tables& tables,
   while (found) {
     if (c.key().size() != 12) return Status::Corruption("alerts table has a malformed key");
     const uint64_t seq = ReadBe64(c.key());
-    if (query.after_seq && seq < *query.after_seq) break;
+    if (query.from_seq && seq < *query.from_seq) break;
     if (++examined > kMaxExamined) {
       page.next_cursor = full_at ? *full_at : key_hex();
       break;

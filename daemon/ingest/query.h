@@ -48,8 +48,8 @@ struct AlertQuery {
   std::optional<std::string> rule;
   size_t limit = 100;
   std::optional<std::string> cursor;  // opaque, from next_cursor
-  // Only alerts of entries with seq >= after_seq (used by follow streams).
-  std::optional<uint64_t> after_seq;
+  // Only alerts of entries with seq >= from_seq (used by follow streams).
+  std::optional<uint64_t> from_seq;
 };
 
 struct AlertPage {

@@ -146,15 +146,20 @@ void HandleAlerts(const Request& req, Services& s, Completion& done) {
     }
     AlertFollow f;
     f.query = std::move(q);
-    // Last-Event-ID (an SSE client reconnecting) resumes after the last seen entry.
-    f.after_seq = after_seq.value_or(s.ledger->size());
-    if (!after_seq) {
-      std::string_view last = req["Last-Event-ID"];
+    // after_seq, or the Last-Event-ID of an SSE client reconnecting: the
+    // last entry seen; the stream resumes after it.
+    f.from_seq = s.ledger->size();
+    if (after_seq) {
+      f.from_seq = *after_seq + 1;
+    } else if (std::string_view last = req["Last-Event-ID"]; !last.empty()) {
       uint64_t id = 0;
       auto [end, ec] = std::from_chars(last.data(), last.data() + last.size(), id);
-      if (!last.empty() && ec == std::errc() && end == last.data() + last.size()) {
-        f.after_seq = id + 1;
+      if (ec != std::errc() || end != last.data() + last.size()) {
+        return done.respond(InvalidRequest(
+            s, {{"", "Last-Event-ID", "must be the entry seq of the last event received, got \"" +
+                                         std::string(last.substr(0, 64)) + "\""}}));
       }
+      f.from_seq = id + 1;
     }
     return done.follow(std::move(f));
   }

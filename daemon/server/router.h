@@ -42,17 +42,20 @@
 namespace custody::daemon {
 
 // A validated GET /v1/alerts?follow=1: stream alerts of entries with
-// seq >= after_seq that match `query` (its limit/cursor unused), as
+// seq >= from_seq that match `query` (its limit/cursor unused), as
 // Server-Sent Events, until the client goes away or the server stops.
-// after_seq defaults to the log size (only new alerts); a reconnecting
-// client's Last-Event-ID resumes after that entry. Each event is
-//   id: <entry seq>\nevent: alert\ndata: <alert JSON>\n\n
-// (all alerts of one entry are written together), with a ": keep-alive"
+// from_seq is after_seq + 1, or a reconnecting client's Last-Event-ID + 1,
+// or by default the log size (only new alerts). Each event is
+//   [id: <entry seq>\n]event: alert\ndata: <alert JSON>\n\n
+// All alerts of one entry are written together, and only the last carries
+// the id: a client cut off between two alerts of one entry resumes with
+// that entry again (an alert twice, told apart by alert_id) rather than
+// after it (an alert lost). A ": keep-alive"
 // comment every stream_heartbeat. The session polls the ledger size every
 // alert_poll_interval and queries only when it grew.
 struct AlertFollow {
   AlertQuery query;
-  uint64_t after_seq = 0;
+  uint64_t from_seq = 0;
 };
 
 struct Completion {

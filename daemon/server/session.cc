@@ -373,7 +373,7 @@ void HttpSession<Protocol>::Poll() {
   if (size != seen_size_) {
     seen_size_ = size;
     AlertQuery q = follow_->query;
-    q.after_seq = follow_->after_seq;
+    q.from_seq = follow_->from_seq;
     std::vector<std::string> alerts;  // newest first across pages
     for (;;) {
       auto page = QueryAlerts(*services_.ledger, *services_.tables, q);
@@ -386,8 +386,11 @@ void HttpSession<Protocol>::Poll() {
       if (!page->next_cursor) break;
       q.cursor = std::move(page->next_cursor);
     }
+    // Oldest first; the id goes on the last alert of each entry (router.h).
+    std::vector<uint64_t> seqs;
+    seqs.reserve(alerts.size());
     for (auto it = alerts.rbegin(); it != alerts.rend(); ++it) {
-      uint64_t seq = follow_->after_seq;
+      uint64_t seq = follow_->from_seq;
       boost::system::error_code jec;
       boost::json::value v = boost::json::parse(*it, jec);
       if (!jec && v.is_object()) {
@@ -395,10 +398,16 @@ void HttpSession<Protocol>::Poll() {
           seq = static_cast<uint64_t>(s->as_int64());
         }
       }
-      chunk += "id: " + std::to_string(seq) + "\nevent: alert\ndata: ";
+      seqs.push_back(seq);
+    }
+    size_t i = 0;
+    for (auto it = alerts.rbegin(); it != alerts.rend(); ++it, ++i) {
+      const bool last_of_entry = i + 1 == seqs.size() || seqs[i + 1] != seqs[i];
+      if (last_of_entry) chunk += "id: " + std::to_string(seqs[i]) + "\n";
+      chunk += "event: alert\ndata: ";
       chunk += *it;
       chunk += "\n\n";
-      follow_->after_seq = std::max(follow_->after_seq, seq + 1);
+      follow_->from_seq = std::max(follow_->from_seq, seqs[i] + 1);
     }
   }
   const auto now = std::chrono::steady_clock::now();

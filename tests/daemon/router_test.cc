@@ -471,7 +471,7 @@ TEST_F(RouterTest, AlertsListAndFollow) {
   Handle(Req(http::verb::get, "/v1/alerts?follow=1&rule=gov-id-in-chat", kReader), s_,
          std::move(done));
   ASSERT_TRUE(followed.has_value());
-  EXPECT_EQ(followed->after_seq, ledger_->size());
+  EXPECT_EQ(followed->from_seq, ledger_->size());
   EXPECT_EQ(followed->query.rule, "gov-id-in-chat");
 
   Request resume = Req(http::verb::get, "/v1/alerts?follow=true", kReader);
@@ -480,7 +480,25 @@ TEST_F(RouterTest, AlertsListAndFollow) {
   again.respond = [](Response) { ADD_FAILURE(); };
   again.follow = [&](AlertFollow f) { followed = std::move(f); };
   Handle(std::move(resume), s_, std::move(again));
-  EXPECT_EQ(followed->after_seq, 42u);
+  EXPECT_EQ(followed->from_seq, 42u);
+
+  // after_seq is the last entry seen, as in api.md: the stream starts after it.
+  Completion after;
+  after.respond = [](Response) { ADD_FAILURE(); };
+  after.follow = [&](AlertFollow f) { followed = std::move(f); };
+  Handle(Req(http::verb::get, "/v1/alerts?follow=1&after_seq=8", kReader), s_, std::move(after));
+  EXPECT_EQ(followed->from_seq, 9u);
+
+  Request garbled = Req(http::verb::get, "/v1/alerts?follow=1", kReader);
+  garbled.set("Last-Event-ID", "abc");
+  Completion bad;
+  bad.follow = [](AlertFollow) { ADD_FAILURE() << "a garbled Last-Event-ID must be refused"; };
+  std::optional<Response> refused;
+  bad.respond = [&](Response r) { refused = std::move(r); };
+  Handle(std::move(garbled), s_, std::move(bad));
+  ASSERT_TRUE(refused.has_value());
+  json::object p = Problem(*refused, 400, "invalid-request");
+  EXPECT_EQ(p.at("errors").as_array()[0].at("parameter").as_string(), "Last-Event-ID");
 }
 
 TEST_F(RouterTest, UnknownPathIs404AndWrongMethodIs405) {
