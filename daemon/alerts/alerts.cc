@@ -70,6 +70,8 @@ Status Router::Record(ledger::WriteTxn& txn, uint64_t seq, uint32_t index,
   bool notify = true;
   if (config_.dedup.window_seconds > 0) {
     std::string dedup_key(alert["rule"].as_string());
+    dedup_key += '\0';
+    dedup_key += policy::SeverityName(severity);
     for (const std::string& field : config_.dedup.key) {
       dedup_key += '\0';
       if (const auto* v = alert.if_contains(field); v != nullptr && v->is_string()) {

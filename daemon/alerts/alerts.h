@@ -11,8 +11,11 @@
 // idempotency key (`<origin>/<alert_id>`) so receivers can drop repeats.
 //
 // Notification dedup: when `dedup.window_seconds` > 0, alerts with the same
-// rule and the same values of `dedup.key` fields within the window notify
-// once; later ones are still recorded (ledger, /v1/alerts) with
+// rule, the same severity and the same values of `dedup.key` fields within
+// the window notify once (the severity is part of the key because sinks
+// choose alerts by severity: a suppressed alert must go to exactly the sinks
+// the one that was notified went to, even after a reload changed the rule's
+// severity); later ones are still recorded (ledger, /v1/alerts) with
 // "notified": false and "suppressed_by", and the first alert's record counts
 // them in "suppressed". Dedup never drops evidence.
 //

@@ -545,20 +545,35 @@ Result<Config> ParseConfig(std::string_view text, std::string_view source) {
       const toml::array* a = key->as_array();
       std::vector<std::string> fields;
       bool ok = a != nullptr;
+      // The alert's text fields that can tell two alerts of one rule apart;
+      // a misspelt one would merge every alert of the rule into one window.
+      static constexpr std::string_view kFields[] = {
+          "actor", "target_system", "producer", "event_id", "approval_id", "approval_status"};
+      std::string unknown;
       if (a != nullptr) {
         for (const auto& f : *a) {
           if (!f.is_string()) {
             ok = false;
             break;
           }
-          fields.push_back(f.as_string()->get());
+          const std::string name = f.as_string()->get();
+          if (std::find(std::begin(kFields), std::end(kFields), name) == std::end(kFields)) {
+            unknown = name;
+          }
+          fields.push_back(name);
         }
       }
-      if (ok) {
-        config.alerts.dedup.key = std::move(fields);
-      } else {
+      if (!ok) {
         errors.Add(key->source(), "alerts.dedup_key",
                    "expected an array of alert field names, e.g. [\"actor\", \"target_system\"]");
+      } else if (!unknown.empty()) {
+        errors.Add(key->source(), "alerts.dedup_key",
+                   "\"" + unknown +
+                       "\" is not an alert field to dedup by; use any of actor, target_system, "
+                       "producer, event_id, approval_id, approval_status (the rule and its "
+                       "severity are always part of the key)");
+      } else {
+        config.alerts.dedup.key = std::move(fields);
       }
     }
     r.RejectUnknown();

@@ -136,6 +136,26 @@ TEST_F(AlertsTest, DedupSuppressesNotificationsButKeepsEveryRecord) {
   EXPECT_TRUE(Alert(4).at("notified").as_bool());
 }
 
+// Sinks pick alerts by severity, so dedup keys include it: a critical alert
+// after a medium one of the same rule and actor (a reload raised the rule's
+// severity) must still reach the sink that takes only high and above.
+TEST_F(AlertsTest, DedupNeverHidesAnAlertFromASinkTheFirstOneSkipped) {
+  AlertsConfig config;
+  config.sinks = {Sink("high-only", SinkType::kLog)};
+  config.sinks[0].min_severity = policy::Severity::kHigh;
+  config.dedup.window_seconds = 300;
+  config.dedup.key = {"actor"};
+  Router router(config, &tables_);
+  const auto t0 = schema::SystemClock::Default()->Now();
+  RecordAlerts(router, 1, "alice", t0, policy::Severity::kMedium);
+  RecordAlerts(router, 1, "alice", t0 + std::chrono::seconds(1), policy::Severity::kCritical);
+  RecordAlerts(router, 1, "alice", t0 + std::chrono::seconds(2), policy::Severity::kCritical);
+  EXPECT_TRUE(Alert(1).at("notified").as_bool());
+  EXPECT_FALSE(Alert(2).at("notified").as_bool());
+  EXPECT_EQ(Alert(2).at("suppressed_by").as_string(), "1-0");
+  EXPECT_EQ(Outbox().size(), 1u);  // the critical one, for the high-only sink
+}
+
 TEST_F(AlertsTest, RollbackForgetsDedupWindowsOfTheFailedBatch) {
   AlertsConfig config;
   config.sinks = {Sink("log", SinkType::kLog)};

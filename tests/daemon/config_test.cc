@@ -305,6 +305,17 @@ TEST(Config, LoadConfigReadsFileAndNamesItInErrors) {
   EXPECT_THAT(c.status().message(), HasSubstr(dir.File("c.toml") + ":2:1: bogus: unknown key"));
 }
 
+// A misspelt dedup field once merged every actor's alerts into one window.
+TEST(Config, DedupKeyFieldsMustBeAlertFields) {
+  auto c = ParseConfig("[alerts]\ndedup_window_seconds = 300\ndedup_key = [\"actr\"]\n", "d.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.status().message(), HasSubstr("d.toml:3:13: alerts.dedup_key: \"actr\" is not an "
+                                              "alert field to dedup by; use any of actor"));
+  auto good = ParseConfig("[alerts]\ndedup_key = [\"actor\", \"target_system\"]\n", "d.toml");
+  ASSERT_TRUE(good.ok()) << good.status().ToString();
+  EXPECT_EQ(good->alerts.dedup.key, (std::vector<std::string>{"actor", "target_system"}));
+}
+
 TEST(Config, RoleNamesRoundTrip) {
   for (Role r : {Role::kProducer, Role::kReader, Role::kAdmin}) {
     EXPECT_EQ(ParseRole(RoleName(r)), r);
