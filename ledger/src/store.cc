@@ -144,6 +144,7 @@ struct Ledger::Impl {
   std::condition_variable filler_cv;
   bool filler_wake = false, filler_stop = false;  // guarded by filler_mu
   bool filler_topping_up = false;                 // guarded by write_mu
+  uint64_t filler_target_end = 0;                 // of the top-up under way; write_mu
 
   ~Impl() {
     if (filler.joinable()) {
@@ -387,14 +388,19 @@ uint64_t Ledger::Impl::FillSlackStep() {
   // once half of it is used.
   const uint64_t want = std::clamp<uint64_t>(used / 8, 1 << 20, options.preallocate_max);
   if (end >= info.me_mapsize) return 0;
-  if (end >= used + want / 2 && !filler_topping_up) return 0;
-  if (end >= used + want) {
+  if (!filler_topping_up) {
+    if (end >= used + want / 2) return 0;
+    // A top-up fills to where it was asked to when it started: commits
+    // meanwhile do not move the goal (they use slack, and a later top-up
+    // replaces it), so each one is bounded.
+    filler_topping_up = true;
+    filler_target_end = std::min<uint64_t>(used + want, info.me_mapsize);
+  }
+  if (end >= filler_target_end) {
     filler_topping_up = false;
     return 0;
   }
-  filler_topping_up = true;
-  const uint64_t step =
-      std::min<uint64_t>({uint64_t{1} << 20, used + want - end, info.me_mapsize - end});
+  const uint64_t step = std::min<uint64_t>(uint64_t{1} << 20, filler_target_end - end);
   static const std::array<char, 65536> kZeros{};
   for (uint64_t done = 0; done < step;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), step - done));

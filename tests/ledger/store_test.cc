@@ -237,6 +237,11 @@ TEST(Ledger, PreallocatedSlackKeepsSmallCommitsFromGrowingTheFile) {
   for (int i = 0; i < 500 && DataFileSize(o.dir) < (1u << 20); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  // The step is written 64 KiB at a time: wait until it is all there.
+  for (uint64_t last = 0; DataFileSize(o.dir) != last;) {
+    last = DataFileSize(o.dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   const uint64_t after_first = DataFileSize(o.dir);
   EXPECT_GE(after_first, 1u << 20);
   for (uint64_t i = 1; i < 20; ++i) ASSERT_OK(ledger->AppendBatch(NoteBatch(i * 10, 10)));
