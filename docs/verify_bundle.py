@@ -13,7 +13,11 @@ It checks, as section 6 of the format says: every checkpoint's signature and
 strict form; every entry's canonical JSON form and members; seq without gaps;
 the prev hash chain; that every access decision names an earlier policy
 entry; the Merkle root at every checkpoint size; no checkpoint beyond the
-log; and consistency with a trusted checkpoint from an earlier audit. A
+log and none short of it (the newest must cover every entry, and log.json's
+size must be the bundle's); and consistency with a trusted checkpoint from an
+earlier audit. Signed notes are parsed as strictly as custody does (C2SP: no
+control characters, at most 100 signatures, only the first signature by the
+key counts). A
 bundle that starts after seq 0 (log.json "first_seq") is checked from there on:
 its "prefix" compact range seeds the tree and its earlier policy entries must
 come with inclusion proofs (section 5).
@@ -122,7 +126,7 @@ def ed25519_verify(public_key, message, signature):
 
 
 class Invalid(Exception):
-    """A verification failure: `where` is "seq N" or "checkpoint NAME"."""
+    """A verification failure: `where` is "seq N", "checkpoint NAME" or None."""
 
     def __init__(self, where, reason):
         super().__init__(reason)
@@ -166,17 +170,30 @@ def parse_verifier_key(text):
     return name, int(hex_id, 16), public_key
 
 
+_MAX_SIGNATURES = 100  # C2SP signed-note / golang.org/x/mod/sumdb/note
+
+
 def open_note(note, key):
     """Verifies a signed note with `key`; returns its text (str)."""
     name, kid, public_key = key
+    # C2SP: a note is UTF-8 text with no control character but '\n'. (UTF-8
+    # multi-byte sequences hold no byte below 0x80, so byte offsets are exact.)
+    for at, b in enumerate(note.encode("utf-8")):
+        if b < 0x20 and b != 0x0A:
+            raise ValueError("control character 0x%02x at byte %d (only UTF-8 text and '\\n' "
+                             "are allowed)" % (b, at))
     split = note.rfind("\n\n")
     if split < 0:
         raise ValueError("not a signed note (no blank line before the signatures)")
     text, sigs = note[: split + 1], note[split + 2 :]
     if not sigs.endswith("\n"):
         raise ValueError("signature block does not end in a newline")
+    lines = sigs[:-1].split("\n")
+    if len(lines) > _MAX_SIGNATURES:
+        raise ValueError("more than %d signatures" % _MAX_SIGNATURES)
     verified = False
-    for line in sigs[:-1].split("\n"):
+    others = []
+    for line in lines:
         m = re.fullmatch(r"\u2014 (\S+) (\S+)", line)
         if not m:
             raise ValueError("malformed signature line %r" % line)
@@ -184,12 +201,16 @@ def open_note(note, key):
         if raw is None or len(raw) < 5:
             raise ValueError("malformed signature on line %r" % line)
         if m.group(1) != name or int.from_bytes(raw[:4], "big") != kid:
+            others.append("%s+%08x" % (m.group(1), int.from_bytes(raw[:4], "big")))
             continue  # another signer: ignored, as note.Open does
+        if verified:
+            continue  # a repeated signature by the key: only the first one counts, as note.Open
         if not ed25519_verify(public_key, text.encode("utf-8"), raw[4:]):
             raise ValueError("the signature by %s does not verify" % name)
         verified = True
     if not verified:
-        raise ValueError("no signature by %s+%08x" % (name, kid))
+        raise ValueError("no signature by %s+%08x (signed by %s)"
+                         % (name, kid, ", ".join(others) or "nobody"))
     return text
 
 
@@ -402,15 +423,22 @@ def read_entries(path, first=0):
 
 
 def read_prefix(bundle):
-    """(first_seq, CompactRange of the entries before it, [(seq, entry bytes, proof)])."""
+    """(log.json size or None, first_seq, CompactRange of the entries before it,
+    [(seq, entry bytes, proof)])."""
     path = os.path.join(bundle, "log.json")
     if not os.path.exists(path):
-        return 0, CompactRange(), []
+        return None, 0, CompactRange(), []
     with open(path, "rb") as f:
-        log = json.loads(f.read().decode("utf-8"))
-    first = log.get("first_seq", 0) if isinstance(log, dict) else 0
+        try:
+            log = json.loads(f.read().decode("utf-8"))
+        except ValueError as e:
+            raise UsageError("%s is not JSON: %s" % (path, e))
+    size = log.get("size") if isinstance(log, dict) else None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise UsageError('%s: "size" must be a non-negative integer' % path)
+    first = log.get("first_seq", 0)
     if first == 0:
-        return 0, CompactRange(), []
+        return size, 0, CompactRange(), []
     try:
         if not isinstance(first, int) or isinstance(first, bool) or first < 0:
             raise ValueError("first_seq is not a count")
@@ -418,12 +446,12 @@ def read_prefix(bundle):
         proofs = [(p["seq"], [b64decode_strict(h) for h in p["proof"]])
                   for p in log["prior_policies"]]
     except (KeyError, TypeError, ValueError, binascii.Error) as e:
-        raise Invalid("log", "log.json prefix: %s" % e)
+        raise Invalid(None, "log.json prefix: %s" % e)
     lines = read_entries(os.path.join(bundle, "prior-policies.ndjson"))
     if len(lines) != len(proofs):
-        raise Invalid("log", "prior-policies.ndjson has %d lines, log.json lists %d prior policies"
+        raise Invalid(None, "prior-policies.ndjson has %d lines, log.json lists %d prior policies"
                       % (len(lines), len(proofs)))
-    return first, rng, [(seq, line, proof) for line, (seq, proof) in zip(lines, proofs)]
+    return size, first, rng, [(seq, line, proof) for line, (seq, proof) in zip(lines, proofs)]
 
 
 def verify_bundle(bundle, key, trusted_note=None):
@@ -431,9 +459,12 @@ def verify_bundle(bundle, key, trusted_note=None):
     name = key[0]
     checkpoints = {}  # size -> [file names]
     cp_dir = os.path.join(bundle, "checkpoints")
-    if not os.path.isdir(cp_dir):
-        raise UsageError("%s has no checkpoints/ directory" % bundle)
-    files = sorted(f for f in os.listdir(cp_dir) if os.path.isfile(os.path.join(cp_dir, f)))
+    if not os.path.isdir(bundle):
+        raise UsageError("%s is not a directory" % bundle)
+    # No checkpoints/ is a verdict (nothing signed covers the entries), below.
+    files = []
+    if os.path.isdir(cp_dir):
+        files = sorted(f for f in os.listdir(cp_dir) if os.path.isfile(os.path.join(cp_dir, f)))
     roots = {}
     for f in files:
         where = "checkpoint checkpoints/" + f
@@ -451,7 +482,7 @@ def verify_bundle(bundle, key, trusted_note=None):
         except ValueError as e:
             raise Invalid("checkpoint trusted", "trusted checkpoint does not verify: %s" % e)
 
-    first, rng, prior = read_prefix(bundle)
+    log_size, first, rng, prior = read_prefix(bundle)
     entries = read_entries(os.path.join(bundle, "entries.ndjson"), first)
     n = first + len(entries)
     for size in sorted(checkpoints):
@@ -509,13 +540,24 @@ def verify_bundle(bundle, key, trusted_note=None):
                                             "%d: the log was truncated or rolled back"
                       % (n, trusted[0]))
     if n > 0 and not checkpoints:
-        raise Invalid("log", "no signed checkpoint covers the log")
+        raise Invalid(None, "no signed checkpoint covers the log")
+    # Section 5: the bundle holds the checkpoint for its size. Entries after
+    # the newest one are vouched for by no signature.
+    newest = max(checkpoints) if checkpoints else 0
+    if newest < n:
+        raise Invalid("seq %d" % newest, "entries %d..%d are not covered by any signed checkpoint "
+                                         "(the newest covers %d)" % (newest, n - 1, newest))
     root = rng.root()
     for k, (seq, line, proof) in enumerate(prior):
         if not verify_inclusion(seq, n, leaf_hash(line), proof, root):
             raise Invalid("seq %d" % seq, "prior-policies.ndjson line %d: the policy entry is not in "
                           "the log: its inclusion proof does not lead to the root at size %d"
                           % (k + 1, n))
+    if log_size is not None and log_size != n:
+        raise Invalid("seq %d" % min(n, log_size),
+                      "log.json says the log has %d entries but the bundle holds %d (entries.ndjson "
+                      "and checkpoints/ were cut or extended, or log.json was altered)"
+                      % (log_size, n))
     return {
         "first_seq": first,
         "entries": n - first,
@@ -559,11 +601,26 @@ def self_test():
             "\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKv"
             "qfqdngotpRZb6KE6RyyBwJnAM=\n")
     assert open_note(note, key).startswith("If you think")
-    try:
-        open_note(note.replace("problem,", "problem;"), key)
-        raise AssertionError("altered note accepted")
-    except ValueError:
-        pass
+    sig_line = note[note.rindex("\u2014"):]
+    bad_line = sig_line[:40] + ("B" if sig_line[40] == "A" else "A") + sig_line[41:]  # not the id
+
+    def rejected(text, why):
+        try:
+            open_note(text, key)
+        except ValueError as e:
+            assert why in str(e), "%s: %s" % (why, e)
+            return
+        raise AssertionError("accepted a note that must fail: " + why)
+
+    rejected(note.replace("problem,", "problem;"), "does not verify")
+    # The note rules custody's parser (C2SP signed-note) applies.
+    rejected(note + sig_line * 100, "more than 100 signatures")
+    rejected(note.replace("answer", "ans\rwer"), "control character 0x0d")
+    rejected(note + "\u2014 other\x01 " + sig_line.split(" ")[2], "control character 0x01")
+    # A repeated signature by the key: only the first one counts.
+    assert open_note(note + bad_line, key).startswith("If you think")
+    rejected(note[: note.rindex("\u2014")] + bad_line + sig_line, "does not verify")
+    assert open_note(note + sig_line * 99, key).startswith("If you think")
     # RFC 6962 trees: the empty tree, and a root built two ways.
     assert CompactRange().root().hex() == hashlib.sha256(b"").hexdigest()
     rng = CompactRange()
@@ -618,7 +675,7 @@ def main(argv):
         if args.json:
             print(json.dumps({"valid": False, "where": e.where, "reason": e.reason}))
         else:
-            print("FAIL: %s: %s" % (e.where, e.reason))
+            print("FAIL: %s%s" % ("" if e.where is None else e.where + ": ", e.reason))
         return 1
     if args.json:
         report["valid"] = True

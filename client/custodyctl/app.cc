@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <string_view>
 
 #include "client/custodyctl/commands.h"
 #include "client/custodyctl/context.h"
@@ -25,6 +27,26 @@ constexpr const char* kFooter =
     "409, 5xx).\n\n"
     "Example:\n"
     "  custodyctl --server http://127.0.0.1:7411 query --subject user:1002 --since 7d";
+
+// The first argument that is not an option or a global option's value: the
+// command, if the user typed one. CLI11 would report a misspelt command as an
+// unexpected extra argument (or as no command at all) without naming it.
+std::string FirstWord(int argc, char** argv) {
+  static const char* kWithValue[] = {"--server", "--token", "--config", "--key",
+                                     "--key-file", "-o", "--output", "--timeout"};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") return i + 1 < argc ? argv[i + 1] : "";
+    if (a.starts_with('-')) {
+      for (const char* o : kWithValue) {
+        if (a == o) ++i;  // its value follows
+      }
+      continue;
+    }
+    return std::string(a);
+  }
+  return "";
+}
 
 }  // namespace
 
@@ -65,6 +87,13 @@ int RunCli(int argc, char** argv) {
     AddKeygenCommand(app, ctx, &commands);
     AddTokenCommand(app, ctx, &commands);
 
+    const std::string word = FirstWord(argc, argv);
+    const auto names = [&word](const CLI::App* sub) { return sub->check_name(word); };
+    if (!word.empty() && app.get_subcommands(names).empty()) {
+      std::fprintf(stderr, "custodyctl: unknown command %s; see custodyctl --help\n",
+                   word.c_str());
+      return kExitUsage;
+    }
     try {
       app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -345,11 +345,15 @@ void AddExportCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
   cmd->add_option("--from", opt->from,
                   "start the bundle at seq S (an incremental audit: the entries before S come as "
                   "their Merkle compact range, earlier policy entries with inclusion proofs)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(NotNegative());
   cmd->add_option("--to", opt->to,
                   "end the bundle at size N (entries before N), or at the newest checkpoint signed below N "
-                  "(default: the latest checkpoint's size)");
-  cmd->add_option("--page-size", opt->page, "entries per request")->capture_default_str();
+                  "(default: the latest checkpoint's size)")
+      ->check(NotNegative());
+  cmd->add_option("--page-size", opt->page, "entries per request")
+      ->capture_default_str()
+      ->check(NotNegative());
   cmd->add_option("--trusted", opt->trusted,
                   "an earlier checkpoint the log must extend (default: the saved one); it is "
                   "added to the bundle");

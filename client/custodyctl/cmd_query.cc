@@ -21,6 +21,7 @@ constexpr uint64_t kEntriesPage = 1000;
 struct QueryOptions {
   std::string subject, actor, category, system, country, since, until, cursor;
   size_t limit = 100;
+  bool limit_given = false;  // --limit caps --all too; --all alone has no cap
   bool all = false;
 };
 
@@ -37,9 +38,11 @@ Status RunQuery(Context& ctx, const QueryOptions& opt) {
   std::vector<std::string> entries;
   std::optional<std::string> cursor;
   if (!opt.cursor.empty()) cursor = opt.cursor;
+  // --all pages until the end, or until --limit when that was given too.
+  const bool capped = !opt.all || opt.limit_given;
   for (;;) {
     const size_t want =
-        opt.all ? kServerMaxLimit : std::min(kServerMaxLimit, opt.limit - entries.size());
+        capped ? std::min(kServerMaxLimit, opt.limit - entries.size()) : kServerMaxLimit;
     const std::string target = "/v1/events" + QueryString({{"subject", opt.subject},
                                                            {"actor", opt.actor},
                                                            {"category", opt.category},
@@ -65,7 +68,7 @@ Status RunQuery(Context& ctx, const QueryOptions& opt) {
     if (const json::value* c = o->if_contains("next_cursor"); c && c->is_string()) {
       cursor = std::string(c->as_string());
     }
-    if (!cursor || (!opt.all && entries.size() >= opt.limit)) break;
+    if (!cursor || (capped && entries.size() >= opt.limit)) break;
   }
   // Like grep: nothing found is exit status 1 in every output format.
   if (entries.empty() && ctx.format() == Format::kTable) return Status::NotFound("no events match");
@@ -147,11 +150,17 @@ void AddQueryCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
   cmd->add_option("--system", opt->system, "target system");
   cmd->add_option("--country", opt->country, "actor, target or origin country (ISO 3166 alpha-2)");
   cmd->add_option("--since", opt->since,
-                  "event time >= this: RFC 3339, a date, 2h, 30m, 7d, today, yesterday");
-  cmd->add_option("--until", opt->until, "event time < this (same forms as --since)");
-  cmd->add_option("--limit", opt->limit, "at most this many events")
-      ->capture_default_str()
-      ->check(CLI::Range(size_t{1}, size_t{1000000}));
+                  "event time >= this: RFC 3339, a date, 2h, 30m, 7d, today, yesterday")
+      ->check(NotEmpty());
+  cmd->add_option("--until", opt->until, "event time < this (same forms as --since)")
+      ->check(NotEmpty());
+  CLI::Option* limit =
+      cmd->add_option("--limit", opt->limit,
+                      "at most this many events (also with --all, which otherwise fetches "
+                      "every match)")
+          ->capture_default_str()
+          ->check(NotNegative())
+          ->check(CLI::Range(size_t{1}, size_t{1000000}));
   cmd->add_option("--cursor", opt->cursor, "continue after a previous page (its next_cursor)");
   cmd->add_flag("--all", opt->all, "fetch every matching event, page after page");
   cmd->footer(
@@ -159,7 +168,10 @@ void AddQueryCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
       "Examples:\n"
       "  custodyctl query --subject user:1002 --since 7d\n"
       "  custodyctl query --category 'gov_id.*' --country SG --since yesterday -o ndjson");
-  out->push_back({cmd, [&ctx, opt] { return RunQuery(ctx, *opt); }});
+  out->push_back({cmd, [&ctx, opt, limit] {
+                    opt->limit_given = limit->count() > 0;
+                    return RunQuery(ctx, *opt);
+                  }});
 }
 
 void AddTailCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
@@ -167,7 +179,8 @@ void AddTailCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
   CLI::App* cmd =
       root.add_subcommand("tail", "Show the newest ledger entries (-f: keep following)");
   cmd->add_option("-n,--lines", opt->count, "how many of the newest entries")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(NotNegative());
   cmd->add_flag("-f,--follow", opt->follow, "keep polling for new entries until interrupted");
   cmd->add_option("--interval", opt->interval, "poll interval with -f (500ms, 2s, ...)")
       ->capture_default_str();

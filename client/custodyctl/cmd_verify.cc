@@ -180,7 +180,9 @@ void AddProveCommand(CLI::App& root, Context& ctx, std::vector<Command>* out) {
       "prove",
       "Prove that entry SEQ is in the signed log: fetch it, its inclusion proof and the "
       "checkpoint, and verify all three locally");
-  cmd->add_option("seq", opt->seq, "the entry's seq (a receipt's seq)")->required();
+  cmd->add_option("seq", opt->seq, "the entry's seq (a receipt's seq)")
+      ->required()
+      ->check(NotNegative());
   cmd->add_option("--trusted", opt->trusted,
                   "also check the log extends this earlier checkpoint (default: the saved one)");
   cmd->footer(

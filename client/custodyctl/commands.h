@@ -4,11 +4,32 @@
 #ifndef CUSTODY_CLIENT_CUSTODYCTL_COMMANDS_H_
 #define CUSTODY_CLIENT_CUSTODYCTL_COMMANDS_H_
 
+#include <CLI/CLI.hpp>
+#include <string>
 #include <vector>
 
 #include "client/custodyctl/context.h"
 
 namespace custody::client {
+
+// For unsigned options and arguments: CLI11 reads "-1" into a uint64_t as
+// 2^64-1 (prove -1 asked for seq 18446744073709551615), so a sign is refused
+// up front; CLI11 names the option in the usage error.
+inline CLI::Validator NotNegative() {
+  return CLI::Validator(
+      [](std::string& s) {
+        return !s.empty() && s.front() == '-' ? std::string("must not be negative")
+                                              : std::string();
+      },
+      "", "NotNegative");
+}
+
+// For options whose empty value would silently mean "not given" (--since "").
+inline CLI::Validator NotEmpty() {
+  return CLI::Validator(
+      [](std::string& s) { return s.empty() ? std::string("must not be empty") : std::string(); },
+      "", "NotEmpty");
+}
 
 void AddSendCommand(CLI::App& root, Context& ctx, std::vector<Command>* out);    // cmd_send.cc
 void AddQueryCommand(CLI::App& root, Context& ctx, std::vector<Command>* out);   // cmd_query.cc

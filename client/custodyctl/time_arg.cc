@@ -35,8 +35,12 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-bool ParseDate(std::string_view s, schema::TimePoint* out) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+// A date, YYYY-MM-DD. *is_date is false when `s` is not shaped like one;
+// InvalidArgument naming the field when it is but no such day exists (so
+// "2026-13-01" is not reported as a malformed duration).
+Status ParseDate(std::string_view s, bool* is_date, schema::TimePoint* out) {
+  *is_date = false;
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return Status::Ok();
   auto num = [&](size_t pos, size_t len, unsigned* v) {
     *v = 0;
     for (size_t i = pos; i < pos + len; ++i) {
@@ -46,13 +50,23 @@ bool ParseDate(std::string_view s, schema::TimePoint* out) {
     return true;
   };
   unsigned y, m, d;
-  if (!num(0, 4, &y) || !num(5, 2, &m) || !num(8, 2, &d)) return false;
-  if (m < 1 || m > 12 || d < 1) return false;
+  if (!num(0, 4, &y) || !num(5, 2, &m) || !num(8, 2, &d)) return Status::Ok();
+  *is_date = true;
+  const std::string shown(s);
+  if (m < 1 || m > 12) {
+    return Status::InvalidArgument("date " + shown + ": month " + std::to_string(m) +
+                                   " is not 1..12");
+  }
   static constexpr unsigned kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  if (d > kDays[m - 1] || (m == 2 && d == 29 && !leap)) return false;
+  const unsigned days = m == 2 && !leap ? 28 : kDays[m - 1];
+  if (d < 1 || d > days) {
+    return Status::InvalidArgument("date " + shown + ": day " + std::to_string(d) + " is not 1.." +
+                                   std::to_string(days) + " (" + shown.substr(0, 7) + " has " +
+                                   std::to_string(days) + " days)");
+  }
   *out = schema::TimePoint(microseconds(DaysFromCivil(y, m, d) * 86400 * kSecond));
-  return true;
+  return Status::Ok();
 }
 
 schema::TimePoint StartOfDay(schema::TimePoint t) {
@@ -113,8 +127,11 @@ Result<schema::TimePoint> ParseTimeArg(std::string_view text, schema::TimePoint 
   if (s == "now") return now;
   if (s == "today") return StartOfDay(now);
   if (s == "yesterday") return StartOfDay(now) - std::chrono::hours(24);
+  if (s.empty()) return Status::InvalidArgument("empty time");
   schema::TimePoint date;
-  if (ParseDate(s, &date)) return date;
+  bool is_date = false;
+  CUSTODY_RETURN_IF_ERROR(ParseDate(s, &is_date, &date));
+  if (is_date) return date;
   if (s.size() > 10 && s[4] == '-' && (s[10] == 't' || s[10] == ' ')) {
     std::string rfc(trimmed);
     rfc[10] = 'T';

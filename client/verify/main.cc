@@ -6,11 +6,11 @@
 // Exit codes: 0 valid, 1 invalid, 2 usage or I/O error.
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <iostream>
-#include <sstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -28,13 +28,23 @@ using custody::ledger::VerifyReport;
 
 constexpr int kValid = 0, kInvalid = 1, kUsage = 2;
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
+// Reads `path` whole; on failure returns false with the reason (strerror:
+// "No such file or directory", "Permission denied") in *why.
+bool ReadFile(const std::string& path, std::string* out, std::string* why) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    *why = std::strerror(errno);
+    return false;
+  }
+  out->clear();
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
+  const bool failed = std::ferror(f) != 0;
+  const int err = errno;
+  std::fclose(f);
+  if (failed) *why = std::strerror(err);  // e.g. "Is a directory"
+  return !failed;
 }
 
 std::string Trim(std::string s) {
@@ -73,6 +83,9 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
+// On failure only `valid`, `failure` and `seconds`: the counts, times and
+// root describe a verified log, and the verifier stopped before it had one
+// (placeholders such as an all-zero root would read as facts).
 std::string JsonReport(const VerifyReport& r, double seconds) {
   boost::json::object o;
   o["valid"] = r.ok;
@@ -82,6 +95,8 @@ std::string JsonReport(const VerifyReport& r, double seconds) {
     if (r.bad_checkpoint) f["checkpoint"] = *r.bad_checkpoint;
     f["reason"] = r.reason;
     o["failure"] = f;
+    o["seconds"] = seconds;
+    return boost::json::serialize(o);
   }
   o["first_seq"] = r.first_seq;
   o["entries"] = r.entries;
@@ -110,7 +125,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  custody-verify --key 'custody.example/log+1a2b3c4d+AbC...' ./bundle\n"
       "  custody-verify --key-file log.pub --trusted-checkpoint last-audit.txt ./bundle\n"
-      "  custody-verify --key-file log.pub --data-dir /var/lib/custody-copy/ledger\n\n"
+      "  custody-verify --key-file log.pub --data-dir /var/lib/custody-copy\n\n"
       "Exit status: 0 valid, 1 invalid (the first bad seq or checkpoint is printed), 2 usage or "
       "I/O error."};
   std::string key_text, key_file, trusted_file, data_dir, bundle_dir, output = "text";
@@ -120,7 +135,8 @@ int main(int argc, char** argv) {
   app.add_option("--key-file", key_file, "file holding the verifier key (one line)");
   app.add_option("--trusted-checkpoint", trusted_file,
                  "a signed checkpoint from an earlier audit; the log must extend it");
-  app.add_option("--data-dir", data_dir, "verify a COPY of a custodyd ledger directory (read-only)");
+  app.add_option("--data-dir", data_dir,
+                 "verify a COPY of custodyd's data_dir or of its ledger/ directory (read-only)");
   app.add_option("bundle", bundle_dir, "export bundle directory (entries.ndjson, checkpoints/)");
   app.add_option("-o,--output", output, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--threads", threads, "hashing threads (default: one per core)");
@@ -138,8 +154,9 @@ int main(int argc, char** argv) {
     std::cerr << "custody-verify: give exactly one of BUNDLE_DIR or --data-dir DIR (see --help)\n";
     return kUsage;
   }
-  if (!key_file.empty() && !ReadFile(key_file, &key_text)) {
-    std::cerr << "custody-verify: cannot read key file " << key_file << "\n";
+  std::string why;
+  if (!key_file.empty() && !ReadFile(key_file, &key_text, &why)) {
+    std::cerr << "custody-verify: cannot read key file " << key_file << ": " << why << "\n";
     return kUsage;
   }
   auto key = VerifierKey::Parse(Trim(key_text));
@@ -153,8 +170,9 @@ int main(int argc, char** argv) {
   options.threads = threads;
   if (!trusted_file.empty()) {
     std::string note;
-    if (!ReadFile(trusted_file, &note)) {
-      std::cerr << "custody-verify: cannot read trusted checkpoint " << trusted_file << "\n";
+    if (!ReadFile(trusted_file, &note, &why)) {
+      std::cerr << "custody-verify: cannot read trusted checkpoint " << trusted_file << ": "
+                << why << "\n";
       return kUsage;
     }
     options.trusted_checkpoint = note;
@@ -169,7 +187,9 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress.Finish();
   if (!report.ok()) {
-    std::cerr << "custody-verify: " << report.status().ToString() << "\n";
+    // The message only: status code names ("not_found:") mean nothing to an
+    // auditor.
+    std::cerr << "custody-verify: " << report.status().message() << "\n";
     return kUsage;
   }
   if (output == "json") {

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -297,6 +298,27 @@ VerifyReport Fail(VerifyReport r, std::optional<uint64_t> seq, std::optional<std
   return r;
 }
 
+std::string KeyLabel(std::string_view name, uint32_t id) {
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", id);
+  return std::string(name) + "+" + hex;
+}
+
+// Why `note` does not open with `key`. When no signature line is by the key,
+// names the keys that did sign and the one expected: auditing.md tells the
+// auditor to compare key ids, and a rotated or wrong key shows only there.
+std::string CheckpointError(std::string_view note, const VerifierKey& key, const Status& status) {
+  std::string why = status.message();
+  auto parsed = ParseNote(note);
+  if (!parsed.ok()) return why;
+  std::string signers;
+  for (const NoteSignature& sig : parsed->signatures) {
+    if (sig.name == key.name && sig.key_id == key.key_id) return why;
+    signers += (signers.empty() ? "" : ", ") + KeyLabel(sig.name, sig.key_id);
+  }
+  return why + ": signed by " + signers + "; expected " + KeyLabel(key.name, key.key_id);
+}
+
 std::string ReceivedAt(std::string_view bytes) {
   auto d = DecodeEntry(bytes);
   return d.ok() ? d->received_at : std::string();
@@ -322,7 +344,8 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
     if (cp.ok()) {
       trusted = ParsedCheckpoint{"trusted", std::move(cp).value()};
     } else {
-      trusted_error = cp.status();
+      trusted_error = Status::Corruption(
+          CheckpointError(*options.trusted_checkpoint, options.key, cp.status()));
     }
   }
 
@@ -352,7 +375,7 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
         for (size_t j = t * kCheckpointsPerTask; j < end; ++j) {
           auto cp = OpenCheckpoint(checkpoints[j].note, options.key, options.key.name);
           if (!cp.ok()) {
-            cp_errors[j] = cp.status().message();
+            cp_errors[j] = CheckpointError(checkpoints[j].note, options.key, cp.status());
             stop.store(true, std::memory_order_relaxed);
             return;  // later ones in this task cannot be the first failure
           }
@@ -623,6 +646,17 @@ Result<VerifyReport> VerifyBlocks(std::vector<Block>& blocks,
   if (checkpoints.empty() && n > 0) {
     return Fail(report, std::nullopt, std::nullopt, "no signed checkpoint covers the log");
   }
+  // custodyd signs every size it commits, in the same transaction as the
+  // entries, and a bundle holds the checkpoint for its size (ledger-format
+  // section 5): entries beyond the newest checkpoint were vouched for by no
+  // signature, so they may have been appended by anyone.
+  if (report.latest_checkpoint_size < n) {
+    const uint64_t from = report.latest_checkpoint_size;
+    return Fail(report, from, std::nullopt,
+                "entries " + std::to_string(from) + ".." + std::to_string(n - 1) +
+                    " are not covered by any signed checkpoint (the newest covers " +
+                    std::to_string(from) + ")");
+  }
   report.entries = n - base;
   if (n > 0) {
     CUSTODY_ASSIGN_OR_RETURN(report.root, root_at(n));
@@ -797,16 +831,48 @@ Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& o
       checkpoints.push_back({"checkpoints/" + p.filename().string(), std::move(note)});
     }
   }
-  if (checkpoints.empty()) {
-    return Status::NotFound(dir + "/checkpoints holds no signed checkpoint");
-  }
+  // No checkpoints is a verdict, not an input error: VerifyBlocks reports
+  // that nothing signed covers the entries.
   std::vector<Block> blocks = TextBlocks(data);
-  return VerifyBlocks(blocks, checkpoints, options, prefix);
+  CUSTODY_ASSIGN_OR_RETURN(VerifyReport report,
+                           VerifyBlocks(blocks, checkpoints, options, prefix));
+  if (!report.ok || !log) return report;
+  // log.json is not trusted, but a size that is not the bundle's says that
+  // entries (with their checkpoints) were added or removed after export.
+  const uint64_t n = report.first_seq + report.entries;
+  if (log->size != n) {
+    return Fail(report, std::min(n, log->size), std::nullopt,
+                "log.json says the log has " + std::to_string(log->size) +
+                    " entries but the bundle holds " + std::to_string(n) +
+                    " (entries.ndjson and checkpoints/ were cut or extended, or log.json was "
+                    "altered)");
+  }
+  return report;
 }
+
+namespace {
+
+// custodyd keeps its LMDB environment in <data_dir>/ledger: an auditor may
+// name either that directory (or a copy of it) or the data_dir itself.
+Result<std::string> LedgerEnvDir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return Status::NotFound(dir + " is not a directory");
+  if (fs::exists(fs::path(dir) / "data.mdb", ec)) return dir;
+  const fs::path nested = fs::path(dir) / "ledger";
+  if (fs::exists(nested / "data.mdb", ec)) return nested.string();
+  return Status::NotFound("no ledger in " + dir + ": looked for " +
+                          (fs::path(dir) / "data.mdb").string() + " and " +
+                          (nested / "data.mdb").string() +
+                          " (give custodyd's data_dir, its ledger/ directory or an mdb_copy "
+                          "of it)");
+}
+
+}  // namespace
 
 Result<VerifyReport> VerifyDataDir(const std::string& dir, const VerifyOptions& options) {
   LedgerOptions lo;
-  lo.dir = dir;
+  CUSTODY_ASSIGN_OR_RETURN(lo.dir, LedgerEnvDir(dir));
   lo.read_only = true;
   lo.create_if_missing = false;
   auto ledger = Ledger::Open(lo);

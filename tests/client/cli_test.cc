@@ -22,6 +22,7 @@
 #include "custody/ledger/checkpoint.h"
 #include "custody/ledger/hash.h"
 #include "custody/ledger/keys.h"
+#include "custody/schema/encoding.h"
 #include "custody/schema/json_canon.h"
 #include "run_program.h"
 #include "testing/daemon_harness.h"
@@ -278,6 +279,104 @@ TEST_F(ClientTest, SendPrintsEachServerErrorWithItsInputLine) {
 
   auto garbage = Ctl({"send", "--token", kProducerToken}, "{not json\n");
   EXPECT_EQ(garbage.exit_code, 2) << garbage.Describe();
+}
+
+TEST_F(ClientTest, SendPrintsCommittedReceiptsWhenALaterBatchIsRejected) {
+  const std::string good = EventJson("partial-1", "user:partial");
+  std::string bad = EventJson("partial-3", "user:partial");
+  bad.replace(bad.find("\"country\":\"US\""), 14, "\"country\":\"USA\"");
+  auto r = Ctl({"send", "--batch", "2", "-o", "ndjson", "--token", kProducerToken},
+               good + "\n" + EventJson("partial-2", "user:partial") + "\n" + bad + "\n");
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  const auto receipts = Lines(r.out);
+  ASSERT_EQ(receipts.size(), 2u) << r.Describe();
+  EXPECT_THAT(receipts[0], HasSubstr("\"event_id\":\"partial-1\""));
+  EXPECT_THAT(r.err, AllOf(HasSubstr("2 earlier event(s) were committed"),
+                           HasSubstr("Re-sending the whole input is safe"),
+                           HasSubstr("stdin:3 /actor/country")));
+  // -o json still closes its document around the committed receipts.
+  r = Ctl({"send", "--batch", "2", "-o", "json", "--token", kProducerToken},
+          good + "\n" + EventJson("partial-2", "user:partial") + "\n" + bad + "\n");
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  json::object doc = ParseObject(r.out);
+  EXPECT_EQ(doc["results"].as_array().size(), 2u) << r.out;
+  EXPECT_TRUE(doc["checkpoint"].is_string());
+}
+
+// A connection that breaks after the first batch was acknowledged (a fake
+// server: it answers one POST, then closes the next connection unanswered).
+TEST_F(ClientTest, SendPrintsCommittedReceiptsWhenTheConnectionFails) {
+  const std::string server = R"(
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    posts = 0
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        H.posts += 1
+        if H.posts > 1:
+            self.close_connection = True
+            return
+        body = b'{"results":[{"seq":41,"event_id":"conn-1"}],"checkpoint":"x"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print("PORT %d" % s.server_address[1], flush=True)
+s.serve_forever()
+)";
+  ChildProcess fake({kPython, "-c", server}, Env());
+  ASSERT_TRUE(fake.started());
+  ASSERT_TRUE(fake.WaitForOutput("\n", 10s)) << fake.out();
+  const std::string port = fake.out().substr(5, fake.out().find('\n') - 5);
+  auto r = RunProgram({kCtl, "--server", "http://127.0.0.1:" + port, "send", "--batch", "1",
+                       "--retries", "0", "-o", "ndjson", "--token", kProducerToken},
+                      Env(), EventJson("conn-1", "user:c") + "\n" + EventJson("conn-2", "user:c") +
+                                 "\n");
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(Lines(r.out).size(), 1u) << r.Describe();
+  EXPECT_THAT(r.out, HasSubstr("\"seq\":41"));
+  EXPECT_THAT(r.err, AllOf(HasSubstr("1 earlier event(s) were committed"),
+                           HasSubstr("Re-sending the whole input is safe")))
+      << r.Describe();
+}
+
+TEST_F(ClientTest, UsageErrorsNameTheOptionOrCommand) {
+  auto date = Ctl({"query", "--since", "2026-13-01", "--token", kReaderToken});
+  EXPECT_EQ(date.exit_code, 2) << date.Describe();
+  EXPECT_THAT(date.err, HasSubstr("month 13 is not 1..12"));
+  auto day = Ctl({"query", "--since", "2026-02-30", "--token", kReaderToken});
+  EXPECT_EQ(day.exit_code, 2) << day.Describe();
+  EXPECT_THAT(day.err, HasSubstr("day 30 is not 1..28"));
+  auto empty = Ctl({"query", "--since", "", "--token", kReaderToken});
+  EXPECT_EQ(empty.exit_code, 2) << empty.Describe();
+  EXPECT_THAT(empty.err, HasSubstr("--since"));
+  const std::vector<std::vector<std::string>> negative = {
+      {"prove", "-1"}, {"tail", "-n", "-1"}, {"export", "--out", work_->File("neg"), "--from", "-1"}};
+  for (const std::vector<std::string>& args : negative) {
+    auto r = Ctl(args);
+    EXPECT_EQ(r.exit_code, 2) << r.Describe();
+    EXPECT_THAT(r.err, HasSubstr("must not be negative")) << r.Describe();
+  }
+  auto typo = Ctl({"querry"});
+  EXPECT_EQ(typo.exit_code, 2) << typo.Describe();
+  EXPECT_THAT(typo.err, HasSubstr("unknown command querry; see custodyctl --help"));
+  auto typo_after_global = Ctl({"--server", "http://127.0.0.1:1", "querry", "--all"});
+  EXPECT_EQ(typo_after_global.exit_code, 2) << typo_after_global.Describe();
+  EXPECT_THAT(typo_after_global.err, HasSubstr("unknown command querry"));
+}
+
+TEST_F(ClientTest, QueryLimitCapsAll) {
+  auto all = Ctl({"query", "--all", "-o", "ndjson", "--token", kReaderToken});
+  ASSERT_EQ(all.exit_code, 0) << all.Describe();
+  ASSERT_GT(Lines(all.out).size(), 3u);
+  auto capped = Ctl({"query", "--all", "--limit", "3", "-o", "ndjson", "--token", kReaderToken});
+  ASSERT_EQ(capped.exit_code, 0) << capped.Describe();
+  EXPECT_EQ(Lines(capped.out).size(), 3u);
 }
 
 TEST_F(ClientTest, ProveVerifiesAnEntryAgainstTheSignedCheckpoint) {
@@ -762,6 +861,63 @@ TEST_F(ClientTest, CustodyVerifyUsageAndIoErrorsExit2) {
   EXPECT_THAT(help.out, HasSubstr("Exit status: 0 valid, 1 invalid"));
 }
 
+// What custody-verify tells an auditor: reasons, not internal status codes;
+// the signer's key id next to the expected one; no made-up values in JSON.
+TEST_F(ClientTest, CustodyVerifyMessagesNameReasonsAndKeys) {
+  const std::string missing_key = work_->File("nope.pub");
+  auto r = RunProgram({kVerify, "--key-file", missing_key, bundle_}, Env());
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_THAT(r.err,
+              HasSubstr("cannot read key file " + missing_key + ": No such file or directory"));
+  r = Verify({work_->File("no-such-bundle")});
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("not a directory"));
+  for (const char* code : {"not_found:", "invalid_argument:", "io_error:"}) {
+    EXPECT_THAT(r.err, Not(HasSubstr(code))) << r.Describe();
+  }
+
+  // custodyd's data_dir itself (its LMDB env is in ledger/), as well as the
+  // ledger directory; neither: what was looked for.
+  const std::string data_dir = work_->File("data-dir-copy");
+  fs::create_directories(data_dir + "/ledger");
+  auto copied = RunProgram(
+      {"/usr/bin/mdb_copy", daemon_->data_dir() + "/ledger", data_dir + "/ledger"}, Env());
+  ASSERT_EQ(copied.exit_code, 0) << copied.Describe();
+  for (const std::string& d : {data_dir, data_dir + "/ledger"}) {
+    r = Verify({"--data-dir", d});
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    EXPECT_THAT(r.out, HasSubstr("OK: "));
+  }
+  const std::string empty = work_->File("empty-data-dir");
+  fs::create_directories(empty);
+  r = Verify({"--data-dir", empty});
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_THAT(r.err, HasSubstr("looked for " + empty + "/data.mdb and " + empty +
+                               "/ledger/data.mdb"));
+  EXPECT_THAT(r.err, Not(HasSubstr("not_found:")));
+
+  // The wrong key: the key id that signed and the one expected.
+  auto other = ledger::SigningKey::Generate("custody.test/log");
+  ASSERT_TRUE(other.ok());
+  const std::string theirs = other->verifier().ToString();
+  r = RunProgram({kVerify, "--key", theirs, bundle_}, Env());
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  // name+keyid: up to the second '+' (the base64 key after it may hold '+' too).
+  auto name_and_id = [](const std::string& k) { return k.substr(0, k.find('+', k.find('+') + 1)); };
+  EXPECT_THAT(r.out, HasSubstr("signed by " + name_and_id(key_) + "; expected " +
+                               name_and_id(theirs)));
+
+  // A failure in JSON: only what was established.
+  r = RunProgram({kVerify, "--key", theirs, "-o", "json", bundle_}, Env());
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  json::object report = ParseObject(r.out);
+  EXPECT_FALSE(report["valid"].as_bool());
+  EXPECT_TRUE(report.contains("failure"));
+  for (const char* member : {"root", "entries", "first_time", "last_time", "checkpoints"}) {
+    EXPECT_FALSE(report.contains(member)) << member << ": " << r.out;
+  }
+}
+
 // Colour only on a terminal (a pty from util-linux's script(1)), never in a
 // pipe, never with NO_COLOR or --no-color.
 TEST_F(ClientTest, ColourOnlyOnATerminal) {
@@ -945,6 +1101,105 @@ TEST_F(ClientTest, TamperRollbackBelowATrustedCheckpointIsDetected) {
   const std::string older = work_->File("older-checkpoint.txt");
   WriteFileOrDie(older, ReadFileOrDie(CheckpointFile(bundle_, bundle_size_)));
   EXPECT_EQ(Verify({"--trusted-checkpoint", older, bundle_}).exit_code, 0);
+}
+
+// Both verifiers, on a copy of the bundle changed by the test: the same exit
+// status and the same FAIL line.
+void ExpectBothFail(const ProgramResult& cv, const ProgramResult& py, const std::string& says) {
+  EXPECT_EQ(cv.exit_code, 1) << cv.Describe();
+  EXPECT_THAT(cv.out, HasSubstr(says)) << cv.Describe();
+  EXPECT_EQ(py.exit_code, 1) << py.Describe();
+  EXPECT_THAT(py.out, HasSubstr(says)) << py.Describe();
+}
+
+TEST_F(ClientTest, TamperEntriesBeyondTheNewestCheckpointFailInBothVerifiers) {
+  // Real entries of the log appended after the bundle's only checkpoint
+  // (every check of the chain holds), log.json's size made to match: no
+  // signature vouches for them.
+  ASSERT_GE(SendOne(EventJson("beyond-checkpoint", "user:beyond")), 0);
+  const std::string n = std::to_string(bundle_size_);
+  auto more = daemon_->Client().Get("/v1/entries?start=" + n + "&end=" +
+                                    std::to_string(bundle_size_ + 1));
+  ASSERT_EQ(more.status, 200) << more.body;
+  const std::string dir = CopyBundle("beyond-checkpoint");
+  WriteFileOrDie(dir + "/entries.ndjson", ReadFileOrDie(dir + "/entries.ndjson") + more.body);
+  std::string log = ReadFileOrDie(dir + "/log.json");
+  const std::string size_member = "\"size\":" + n;
+  ASSERT_NE(log.find(size_member), std::string::npos) << log;
+  log.replace(log.find(size_member), size_member.size(),
+              "\"size\":" + std::to_string(bundle_size_ + 1));
+  WriteFileOrDie(dir + "/log.json", log);
+  ExpectBothFail(Verify({dir}), VerifyPy({dir}),
+                 "FAIL: seq " + n + ": entries " + n + ".." + n +
+                     " are not covered by any signed checkpoint (the newest covers " + n + ")");
+
+  // log.json's size alone changed: both say so.
+  const std::string sized = CopyBundle("log-size");
+  log = ReadFileOrDie(sized + "/log.json");
+  log.replace(log.find(size_member), size_member.size(),
+              "\"size\":" + std::to_string(bundle_size_ + 5));
+  WriteFileOrDie(sized + "/log.json", log);
+  ExpectBothFail(Verify({sized}), VerifyPy({sized}),
+                 "FAIL: seq " + n + ": log.json says the log has " +
+                     std::to_string(bundle_size_ + 5) + " entries but the bundle holds " + n);
+}
+
+TEST_F(ClientTest, TamperNoCheckpointsFailsInBothVerifiers) {
+  const std::string dir = CopyBundle("no-checkpoints");
+  for (const auto& f : fs::directory_iterator(dir + "/checkpoints")) fs::remove(f.path());
+  ExpectBothFail(Verify({dir}), VerifyPy({dir}), "FAIL: no signed checkpoint covers the log");
+  fs::remove(dir + "/checkpoints");
+  ExpectBothFail(Verify({dir}), VerifyPy({dir}), "FAIL: no signed checkpoint covers the log");
+}
+
+// docs/verify_bundle.py applies the note rules of custody's parser
+// (ledger/src/checkpoint.cc): what one rejects, the other does.
+TEST_F(ClientTest, PythonVerifierParsesSignedNotesAsCustodyDoes) {
+  auto key = ledger::SigningKey::Load(daemon_->data_dir() + "/ledger/signing.key");
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  const std::string note = ReadFileOrDie(CheckpointFile(bundle_, bundle_size_));
+  const std::string sig_line = note.substr(note.rfind("\n\n") + 2);
+  std::string altered_sig = sig_line;
+  altered_sig[altered_sig.size() - 10] = altered_sig[altered_sig.size() - 10] == 'A' ? 'B' : 'A';
+  // A signature by the log's key over any text, bypassing SignNote's checks.
+  auto sign = [&](const std::string& text) {
+    const ledger::Signature sig = key->Sign(text);
+    const uint32_t id = key->verifier().key_id;
+    std::vector<uint8_t> raw = {static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16),
+                                static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
+    raw.insert(raw.end(), sig.begin(), sig.end());
+    return text + "\n\xE2\x80\x94 " + key->name() + " " + schema::Base64Encode(raw) + "\n";
+  };
+  const std::string text = note.substr(0, note.rfind("\n\n") + 1);
+  std::string many = note;
+  for (int i = 0; i < 100; ++i) many += sig_line;
+  struct Case {
+    std::string name, note, says;  // says empty: both accept
+  };
+  const std::vector<Case> cases = {
+      {"101-signatures", many, "more than 100 signatures"},
+      {"control-in-text", sign(text + "ext\x01" "ension\n"), "control character 0x01"},
+      {"control-in-other-signer",
+       note + "\xE2\x80\x94 other\x01 " + sig_line.substr(sig_line.rfind(' ') + 1),
+       "control character 0x01"},
+      {"repeat-bad-after-good", note + altered_sig, ""},
+      {"repeat-good-after-bad", text + "\n" + altered_sig + sig_line, "does not verify"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string dir = CopyBundle("note-" + c.name);
+    WriteFileOrDie(CheckpointFile(dir, bundle_size_), c.note);
+    auto cv = Verify({dir});
+    auto py = VerifyPy({dir});
+    if (c.says.empty()) {
+      EXPECT_EQ(cv.exit_code, 0) << cv.Describe();
+      EXPECT_EQ(py.exit_code, 0) << py.Describe();
+    } else {
+      ExpectBothFail(cv, py, "checkpoint " + CheckpointName(bundle_size_));
+      EXPECT_THAT(cv.out, HasSubstr(c.says));
+      EXPECT_THAT(py.out, HasSubstr(c.says));
+    }
+  }
 }
 
 TEST_F(ClientTest, PythonVerifierAgreesWithCustodyVerify) {

@@ -34,6 +34,16 @@ TEST(TimeArg, DateIsMidnightUtc) {
   EXPECT_THAT(Parse("2026-13-01"), HasSubstr("error"));
 }
 
+TEST(TimeArg, ImpossibleDatesGetADateErrorNotADurationError) {
+  EXPECT_EQ(Parse("2026-13-01"), "error: date 2026-13-01: month 13 is not 1..12");
+  EXPECT_EQ(Parse("2026-00-10"), "error: date 2026-00-10: month 0 is not 1..12");
+  EXPECT_EQ(Parse("2026-02-30"),
+            "error: date 2026-02-30: day 30 is not 1..28 (2026-02 has 28 days)");
+  EXPECT_EQ(Parse("2024-04-31"),
+            "error: date 2024-04-31: day 31 is not 1..30 (2024-04 has 30 days)");
+  EXPECT_EQ(Parse(""), "error: empty time");
+}
+
 TEST(TimeArg, RelativeFormsCountBackFromNow) {
   EXPECT_EQ(Parse("2h"), "2026-05-04T07:30:15.250000Z");
   EXPECT_EQ(Parse("30m"), "2026-05-04T09:00:15.250000Z");

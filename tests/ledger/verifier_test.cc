@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <boost/json/parse.hpp>
 #include <filesystem>
 #include <fstream>
@@ -236,6 +237,118 @@ TEST_F(VerifierTest, CorruptedDataDirNamesSeq) {
   ASSERT_OK(r);
   EXPECT_FALSE(r->ok);
   EXPECT_EQ(r->bad_seq, 7u) << r->Summary();
+}
+
+TEST_F(VerifierTest, EntriesAfterTheNewestCheckpointFail) {
+  // The newest checkpoint deleted: entries 40..49 are signed by nobody.
+  fs::remove(checkpoint(50));
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 40u) << r.Summary();
+  EXPECT_FALSE(r.bad_checkpoint.has_value()) << r.Summary();
+  EXPECT_EQ(r.Summary(),
+            "FAIL: seq 40: entries 40..49 are not covered by any signed checkpoint (the newest "
+            "covers 40)");
+}
+
+TEST_F(VerifierTest, EntriesForgedAfterTheNewestCheckpointFail) {
+  // Entries appended after signing (a copy of the chain's rules holds: seq,
+  // prev), with log.json's size made to match: only the signatures tell.
+  ASSERT_OK(ledger_->AppendBatch(NoteBatch(50, 3)));
+  ASSERT_OK_AND_ASSIGN(ReadView view, ledger_->Read());
+  auto lines = ReadLines(entries());
+  for (uint64_t seq = 50; seq < 53; ++seq) {
+    ASSERT_OK_AND_ASSIGN(std::string_view e, view.Entry(seq));
+    lines.emplace_back(e);
+  }
+  WriteLines(entries(), lines);
+  std::string log = testing::ReadFileOrDie(bundle() + "/log.json");
+  const size_t at = log.find("\"size\":50");
+  ASSERT_NE(at, std::string::npos) << log;
+  log.replace(at, 9, "\"size\":53");
+  testing::WriteFileOrDie(bundle() + "/log.json", log);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_seq, 50u) << r.Summary();
+  EXPECT_NE(r.reason.find("entries 50..52 are not covered by any signed checkpoint"),
+            std::string::npos)
+      << r.Summary();
+}
+
+TEST_F(VerifierTest, LogJsonSizeMustBeTheBundlesSize) {
+  const std::string path = bundle() + "/log.json";
+  const std::string original = testing::ReadFileOrDie(path);
+  const size_t at = original.find("\"size\":50");
+  ASSERT_NE(at, std::string::npos) << original;
+  for (const char* size : {"49", "51"}) {
+    std::string log = original;
+    log.replace(at + 7, 2, size);
+    testing::WriteFileOrDie(path, log);
+    VerifyReport r = Verify();
+    EXPECT_FALSE(r.ok) << size;
+    EXPECT_EQ(r.bad_seq, std::string(size) == "49" ? 49u : 50u) << r.Summary();
+    EXPECT_NE(r.reason.find(std::string("log.json says the log has ") + size +
+                            " entries but the bundle holds 50"),
+              std::string::npos)
+        << r.Summary();
+  }
+}
+
+TEST_F(VerifierTest, EmptyOrMissingCheckpointsDirIsAFailureNotAnInputError) {
+  for (fs::path cp : fs::directory_iterator(bundle() + "/checkpoints")) fs::remove(cp);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.Summary(), "FAIL: no signed checkpoint covers the log");
+  fs::remove(bundle() + "/checkpoints");
+  r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.Summary(), "FAIL: no signed checkpoint covers the log");
+}
+
+TEST_F(VerifierTest, DataDirMayBeCustodydsDataDirOrItsLedgerDir) {
+  ledger_.reset();
+  // custodyd's layout: <data_dir>/ledger holds the LMDB environment.
+  fs::create_directories(dir_.File("data"));
+  fs::rename(dir_.File("log"), dir_.File("data/ledger"));
+  for (const std::string& d : {dir_.File("data"), dir_.File("data/ledger")}) {
+    auto r = VerifyDataDir(d, options_);
+    ASSERT_OK(r);
+    EXPECT_TRUE(r->ok) << d << ": " << r->Summary();
+    EXPECT_EQ(r->entries, 50u);
+  }
+  fs::create_directories(dir_.File("empty"));
+  auto none = VerifyDataDir(dir_.File("empty"), options_);
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(none.status().IsNotFound()) << none.status().ToString();
+  EXPECT_NE(none.status().message().find(dir_.File("empty") + "/data.mdb and " +
+                                         dir_.File("empty") + "/ledger/data.mdb"),
+            std::string::npos)
+      << none.status().ToString();
+}
+
+TEST_F(VerifierTest, WrongKeyFailureNamesTheSignerAndTheExpectedKey) {
+  ASSERT_OK_AND_ASSIGN(SigningKey other, SigningKey::Generate("test.example/log"));
+  const VerifierKey signer = options_.key;
+  options_.key = other.verifier();
+  char expected[9], signed_by[9];
+  std::snprintf(expected, sizeof expected, "%08x", options_.key.key_id);
+  std::snprintf(signed_by, sizeof signed_by, "%08x", signer.key_id);
+  VerifyReport r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.reason.find("signed by " + signer.name + "+" + signed_by + "; expected " +
+                          options_.key.name + "+" + expected),
+            std::string::npos)
+      << r.Summary();
+  // The trusted checkpoint's failure says the same.
+  options_.key = signer;
+  ASSERT_OK_AND_ASSIGN(SigningKey third, SigningKey::Generate("other.example/log"));
+  ASSERT_OK_AND_ASSIGN(std::string foreign,
+                       SignCheckpoint(Checkpoint{"other.example/log", 1, EmptyRoot(), {}}, third));
+  options_.trusted_checkpoint = foreign;
+  r = Verify();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.bad_checkpoint, "trusted");
+  EXPECT_NE(r.reason.find("signed by other.example/log+"), std::string::npos) << r.Summary();
 }
 
 TEST(Verifier, AccessEntryMustNamePrecedingPolicy) {
@@ -613,6 +726,18 @@ TEST(VerifierWorkUnits, TamperingAtBlockAndChunkBoundariesNamesTheSeq) {
       EXPECT_EQ(from_bundle.Summary(), from_entries.Summary());
     }
   }
+}
+
+TEST(VerifierWorkUnits, EntriesBeyondTheNewestCheckpointFailFromEntriesToo) {
+  // VerifyEntries is what VerifyDataDir runs: a data dir whose newest
+  // checkpoint is short of its entries fails the same way.
+  MemoryLog log = MakeNoteLog(9000, 0, 1000);
+  log.checkpoints.resize(7);  // the newest now covers 7000
+  const VerifyReport r = VerifyLog(log, 2);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.Summary(),
+            "FAIL: seq 7000: entries 7000..8999 are not covered by any signed checkpoint (the "
+            "newest covers 7000)");
 }
 
 TEST(VerifierWorkUnits, FirstFailureInLogOrderWinsWhateverFinishesFirst) {

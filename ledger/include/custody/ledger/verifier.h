@@ -12,7 +12,8 @@
 //   5. every checkpoint is a C2SP signed note verified by the key, with the
 //      key's name as origin;
 //   6. every checkpoint's root equals the root recomputed over the first
-//      `size` entries, and no checkpoint is beyond the last entry;
+//      `size` entries, no checkpoint is beyond the last entry, and the newest
+//      covers every entry (entries after it are signed by nobody);
 //   7. a trusted checkpoint from an earlier audit is consistent with the log
 //      (same root at its size; a log shorter than it has been rolled back).
 // Because every checkpoint is recomputed from the same entry sequence, all
@@ -121,8 +122,10 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
                                    const VerifyOptions& options, const LogPrefix* prefix = nullptr);
 
 // Verifies an export bundle directory: entries.ndjson (one entry per line,
-// each ending in '\n'), checkpoints/*.txt (signed notes), log.json (only its
-// prefix members are read, see bundle.h: they are checked, not trusted).
+// each ending in '\n'), checkpoints/*.txt (signed notes), log.json (its
+// prefix members, see bundle.h, and its size, which must be the bundle's:
+// they are checked, not trusted). A missing or empty checkpoints/ is a
+// verification failure when there are entries.
 // IOError / NotFound / InvalidArgument for a bundle that cannot be read
 // (missing files, a line that is not an entry is a verification failure).
 // entries.ndjson is memory-mapped and cut into byte ranges that the threads
@@ -130,7 +133,9 @@ Result<VerifyReport> VerifyEntries(std::span<const std::string_view> entries,
 Result<VerifyReport> VerifyBundle(const std::string& dir, const VerifyOptions& options);
 
 // Verifies a copy of a custodyd ledger directory, opened read-only (no lock
-// file is written).
+// file is written). `dir` is the LMDB environment (holding data.mdb) or a
+// custodyd data_dir whose ledger/ holds it; NotFound naming both paths when
+// neither does.
 Result<VerifyReport> VerifyDataDir(const std::string& dir, const VerifyOptions& options);
 
 }  // namespace custody::ledger
