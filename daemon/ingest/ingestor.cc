@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include "custody/ledger/entry.h"
 #include "custody/schema/json_canon.h"
 
 namespace custody::daemon {
@@ -25,6 +26,7 @@ struct Ingestor::Request {
 
   // Results of the latest attempt of the write transaction.
   std::vector<Receipt> receipts;
+  std::vector<EventConflict> conflicts;  // not empty: refused whole
   uint64_t record_seq = 0;
   // The outcome of the commit, for the completer: `status`, or on success
   // the signed checkpoint.
@@ -225,7 +227,8 @@ void Ingestor::Complete() {
     }
     for (auto& req : batch) {
       if (req->status.ok()) {
-        req->done(IngestReply{std::move(req->receipts), std::move(req->checkpoint)});
+        req->done(IngestReply{std::move(req->receipts), std::move(req->checkpoint),
+                              std::move(req->conflicts)});
       } else {
         req->done(req->status);
       }
@@ -344,6 +347,71 @@ class RowBuffer {
   std::vector<Row> rows_;
 };
 
+// An event appended earlier in the open batch.
+struct InBatch {
+  uint64_t seq;
+  const std::string* body;  // lives in its request
+};
+
+// What an event of a request is with respect to the log.
+struct Retry {
+  enum Kind { kNew, kRecorded, kEarlierInRequest } kind = kNew;
+  uint64_t seq = 0;  // kRecorded: the seq; kEarlierInRequest: that event's index
+};
+
+// The most conflicts one refusal lists.
+constexpr size_t kMaxConflictsListed = 20;
+
+// Classifies each event of a request (`keys` are their idempotency keys):
+// new, a retry of one recorded (committed, or earlier in this batch), or a
+// repeat of an earlier event of the same request. A retry must carry the
+// same body (canonical JSON, so the same event in any format compares
+// equal); any that does not is added to *conflicts, and the caller appends
+// nothing of the request. Comparing costs nothing for new events: only
+// retries read the recorded entry.
+Status FindRetries(ledger::WriteTxn& txn, ledger::Table idempotency,
+                   const std::vector<PreparedEvent>& events, const std::vector<std::string>& keys,
+                   const std::unordered_map<std::string_view, InBatch>& in_batch,
+                   std::vector<Retry>* retries, std::vector<EventConflict>* conflicts) {
+  retries->assign(events.size(), Retry{});
+  std::unordered_map<std::string_view, size_t> in_request;  // only for multi-event requests
+  for (size_t i = 0; i < events.size(); ++i) {
+    const std::string_view key = keys[i];
+    const std::string& body = events[i].body;
+    bool same = true;
+    uint64_t first_seq = 0;
+    if (auto it = in_batch.find(key); it != in_batch.end()) {
+      (*retries)[i] = {Retry::kRecorded, it->second.seq};
+      same = *it->second.body == body;
+      first_seq = it->second.seq;
+    } else if (auto r = events.size() > 1 ? in_request.find(key) : in_request.end();
+               r != in_request.end()) {
+      (*retries)[i] = {Retry::kEarlierInRequest, r->second};
+      same = events[r->second].body == body;  // named by its index: not appended yet
+    } else {
+      CUSTODY_ASSIGN_OR_RETURN(auto stored, txn.Get(idempotency, key));
+      if (stored) {
+        const uint64_t seq = ReadBe64(*stored);
+        (*retries)[i] = {Retry::kRecorded, seq};
+        CUSTODY_ASSIGN_OR_RETURN(std::string_view entry, txn.Entry(seq));
+        same = ledger::EntryBodyIs(entry, body);
+        first_seq = seq;
+      } else if (events.size() > 1) {
+        in_request.emplace(key, i);
+      }
+    }
+    if (!same && conflicts->size() < kMaxConflictsListed) {
+      EventConflict c;
+      c.index = i;
+      c.event_id = events[i].event.event_id;
+      c.seq = first_seq;
+      if ((*retries)[i].kind == Retry::kEarlierInRequest) c.earlier_index = (*retries)[i].seq;
+      conflicts->push_back(std::move(c));
+    }
+  }
+  return Status::Ok();
+}
+
 // The index rows of one access event (tables.h).
 void AddIndexRows(RowBuffer* rows, const Tables& t, uint64_t seq, const schema::Event& e) {
   for (const std::string& ref : e.subject_refs) rows->AddSubject(t.idx_subject, ref, seq);
@@ -387,6 +455,7 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
   size_t appended = 0, duplicates = 0;
   std::chrono::steady_clock::time_point work_started, work_finished;  // of the last attempt
   RowBuffer rows;  // reused if `work` is replayed
+  std::vector<Retry> retries;  // of the request being written
   size_t event_count = 0;
   for (const auto& req : batch) event_count += req->events.size();
   auto work = [&](ledger::WriteTxn& txn) -> Status {
@@ -405,7 +474,7 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
     appended = duplicates = 0;
     const schema::TimePoint now = clock_->Now();
     const std::string received_at = schema::FormatRfc3339Micros(now);
-    std::unordered_map<std::string_view, uint64_t> in_batch;  // keys live in the requests
+    std::unordered_map<std::string_view, InBatch> in_batch;  // keys live in the requests
     in_batch.reserve(event_count);
     ledger::PendingEntry access{"access", {}, now, {}, {}};
     rows.Clear();
@@ -423,17 +492,21 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
         CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->daemon_meta, key, req->record.kind));
         continue;
       }
+      req->conflicts.clear();
+      CUSTODY_RETURN_IF_ERROR(FindRetries(txn, tables_->idempotency, req->events,
+                                          req->idempotency_keys, in_batch, &retries,
+                                          &req->conflicts));
+      if (!req->conflicts.empty()) continue;  // refused whole: nothing appended
       for (size_t i = 0; i < req->events.size(); ++i) {
         const PreparedEvent& ev = req->events[i];
         const std::string_view key = req->idempotency_keys[i];
-        if (auto it = in_batch.find(key); it != in_batch.end()) {
-          req->receipts.push_back({ev.event.event_id, it->second, true});
+        if (retries[i].kind == Retry::kRecorded) {
+          req->receipts.push_back({ev.event.event_id, retries[i].seq, true});
           ++duplicates;
           continue;
         }
-        CUSTODY_ASSIGN_OR_RETURN(auto stored, txn.Get(tables_->idempotency, key));
-        if (stored) {
-          req->receipts.push_back({ev.event.event_id, ReadBe64(*stored), true});
+        if (retries[i].kind == Retry::kEarlierInRequest) {
+          req->receipts.push_back({ev.event.event_id, req->receipts[retries[i].seq].seq, true});
           ++duplicates;
           continue;
         }
@@ -457,7 +530,7 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
             CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->alerts, AlertKey(seq, i), text));
           }
         }
-        in_batch.emplace(key, seq);
+        in_batch.emplace(key, InBatch{seq, &ev.body});
         req->receipts.push_back({ev.event.event_id, seq, false});
         ++appended;
       }

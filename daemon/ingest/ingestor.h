@@ -3,7 +3,10 @@
 // Sessions validate and pseudonymise on their own threads (PrepareEvents),
 // then Submit() a request's events to a bounded queue. One appender thread
 // takes everything queued (up to max_batch_events), and in ONE LMDB
-// transaction: drops duplicates ((producer, event_id) is unique), asks the
+// transaction: drops retries ((producer, event_id) is unique; an event whose
+// id was recorded with the same body gets the first one's seq, "duplicate";
+// one with a different body makes its whole request a conflict, appended
+// nothing: a reused id must not silently lose an access), asks the
 // policy Decider for each event's decision, appends the entries, writes the
 // idempotency map, the query indexes and the alert records; then commits
 // with fsync and signs a checkpoint (ledger::Ledger::Write). Only then does
@@ -33,6 +36,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,9 +77,22 @@ struct Receipt {
   bool duplicate = false;
 };
 
+// An event whose (producer, event_id) was recorded before with a different
+// body: not a retry but a second event under a used id.
+struct EventConflict {
+  size_t index = 0;  // in the request
+  std::string event_id;
+  uint64_t seq = 0;  // where the first one is recorded...
+  // ...or, when the first one is an earlier event of the same request, its index.
+  std::optional<size_t> earlier_index;
+};
+
 struct IngestReply {
   std::vector<Receipt> results;
   std::string checkpoint;  // signed note covering every seq in results
+  // Not empty: the request was refused whole (nothing of it appended, no
+  // results) because these events reuse an event_id for different content.
+  std::vector<EventConflict> conflicts;
 };
 
 using IngestDone = std::function<void(Result<IngestReply>)>;

@@ -55,8 +55,35 @@ Response Unavailable(Services& s, RejectReason reason, std::string_view slug, st
   return MakeProblemResponse(p);
 }
 
+// 409: events that reuse an event_id for different content. `single`: the
+// body was one object (pointers without an index).
+Response ConflictResponse(Services& s, const std::vector<EventConflict>& conflicts, bool single) {
+  CountReject(s, RejectReason::kInvalidRequest);
+  Problem p;
+  p.status = http::status::conflict;
+  p.slug = "event-id-conflict";
+  p.detail = "event_id already recorded with different content (" +
+             std::to_string(conflicts.size()) +
+             (conflicts.size() == 1 ? " event" : " events") +
+             "); a retry must send the same event, a new event needs a new event_id; nothing "
+             "was appended";
+  for (const EventConflict& c : conflicts) {
+    std::string message = "event_id \"" + c.event_id + "\" ";
+    message += c.earlier_index
+                   ? "is also the id of event " + std::to_string(*c.earlier_index) +
+                         " of this request, with different content"
+                   : "was recorded at seq " + std::to_string(c.seq) +
+                         " with different content (custodyctl prove " + std::to_string(c.seq) +
+                         " shows it)";
+    p.errors.push_back(
+        {single ? "/event_id" : "/" + std::to_string(c.index) + "/event_id", "", message});
+  }
+  return MakeProblemResponse(p);
+}
+
 // The answer to a finished (or failed) commit.
-Response ReplyResponse(Services& s, const Result<IngestReply>& reply) {
+Response ReplyResponse(Services& s, const Result<IngestReply>& reply, bool single) {
+  if (reply.ok() && !reply->conflicts.empty()) return ConflictResponse(s, reply->conflicts, single);
   if (reply.ok()) return OkResponse(ReceiptJson(*reply), kJson);
   const schema::Status& st = reply.status();
   spdlog::error("POST /v1/events: commit failed: {}", st.ToString());
@@ -125,17 +152,19 @@ void HandlePostEvents(Request&& req, Services& s, Completion done) {
   }
 
   const auto received = std::chrono::steady_clock::now();
+  const size_t first = req.body().find_first_not_of(" \t\r\n");
+  const bool single = !ndjson && first != std::string::npos && req.body()[first] == '{';
   auto completion = std::make_shared<Completion>(std::move(done));
   schema::Status submitted = s.ingestor->Submit(
       principal->name, std::move(prepared).value(),
-      [&s, completion, received](Result<IngestReply> reply) {
+      [&s, completion, received, single](Result<IngestReply> reply) {
         // On the appender thread: hand over, build the response elsewhere.
-        auto finish = [&s, completion, received, reply = std::move(reply)]() {
+        auto finish = [&s, completion, received, single, reply = std::move(reply)]() {
           if (s.http_metrics != nullptr) {
             s.http_metrics->ObserveIngestLatency(
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - received).count());
           }
-          completion->respond(ReplyResponse(s, reply));
+          completion->respond(ReplyResponse(s, reply, single));
         };
         if (completion->dispatch) {
           completion->dispatch(std::move(finish));

@@ -23,6 +23,7 @@ std::string_view DefaultTitle(std::string_view slug, http::status status) {
   if (slug == "invalid-request") return "The request parameters are not valid";
   if (slug == "queue-full") return "The ingest queue is full; retry later";
   if (slug == "shutting-down") return "custodyd is shutting down; retry later";
+  if (slug == "event-id-conflict") return "An event_id was reused for a different event";
   return http::obsolete_reason(status);
 }
 

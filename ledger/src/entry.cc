@@ -121,6 +121,13 @@ void EncodeEntry(uint64_t seq, const Hash& prev, const PendingEntry& entry, std:
   out->append(",\"v\":1}");
 }
 
+bool EntryBodyIs(std::string_view bytes, std::string_view body) {
+  constexpr std::string_view kOpen = "{\"body\":";
+  return bytes.size() > kOpen.size() + body.size() && bytes.substr(0, kOpen.size()) == kOpen &&
+         bytes.substr(kOpen.size(), body.size()) == body &&
+         bytes[kOpen.size() + body.size()] == ',';
+}
+
 Result<DecodedEntry> DecodeEntry(std::string_view bytes) {
   // The scanner checks canonical form and the envelope; the DOM parse then
   // only has to hand out body and decision.

@@ -532,6 +532,19 @@ Status WriteTxn::Delete(Table table, std::string_view key) {
   return state_->Check(mdb_del(state_->txn.get(), table.dbi, &k, nullptr), "delete");
 }
 
+Result<std::string_view> WriteTxn::Entry(uint64_t seq) {
+  if (seq >= size()) {
+    return Status::NotFound("no entry " + std::to_string(seq) + " (log size " +
+                            std::to_string(size()) + ")");
+  }
+  const size_t key = seq;
+  MDB_val k = IntKey(&key), v;
+  int rc = mdb_get(state_->txn.get(), state_->ledger->entries, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status::Corruption("entry " + std::to_string(seq) + " is missing");
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "entry"));
+  return FromVal(v);
+}
+
 Result<std::optional<std::string_view>> WriteTxn::Get(Table table, std::string_view key) {
   MDB_val k = ToVal(key), v;
   int rc = mdb_get(state_->txn.get(), table.dbi, &k, &v);

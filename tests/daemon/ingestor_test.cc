@@ -157,6 +157,35 @@ TEST_F(IngestorTest, RetriesAreDuplicatesWithOriginalSeq) {
   EXPECT_EQ(after.results[0].seq, first.results[0].seq);
 }
 
+// Requests queued back to back usually share a transaction: the second
+// meets the first in the batch rather than in the idempotency table. Either
+// way a reused id with other content is a conflict, and a same-content one a
+// duplicate.
+TEST_F(IngestorTest, ReusedIdsConflictWithinABatchAndAcrossCommits) {
+  for (int round = 0; round < 20; ++round) {
+    const std::string id = "b" + std::to_string(round);
+    std::promise<Result<IngestReply>> a, b, c;
+    ASSERT_OK(ingestor_->Submit("crm", Prepare({EventJson(id)}),
+                                [&](Result<IngestReply> r) { a.set_value(std::move(r)); }));
+    ASSERT_OK(ingestor_->Submit("crm", Prepare({EventJson(id, "export")}),
+                                [&](Result<IngestReply> r) { b.set_value(std::move(r)); }));
+    ASSERT_OK(ingestor_->Submit("crm", Prepare({EventJson(id)}),
+                                [&](Result<IngestReply> r) { c.set_value(std::move(r)); }));
+    ASSERT_OK_AND_ASSIGN(IngestReply first, a.get_future().get());
+    ASSERT_OK_AND_ASSIGN(IngestReply conflict, b.get_future().get());
+    ASSERT_OK_AND_ASSIGN(IngestReply retry, c.get_future().get());
+    ASSERT_EQ(first.results.size(), 1u);
+    EXPECT_TRUE(conflict.results.empty());
+    ASSERT_EQ(conflict.conflicts.size(), 1u);
+    EXPECT_EQ(conflict.conflicts[0].seq, first.results[0].seq);
+    EXPECT_EQ(conflict.conflicts[0].event_id, id);
+    ASSERT_EQ(retry.results.size(), 1u);
+    EXPECT_TRUE(retry.results[0].duplicate);
+    EXPECT_EQ(retry.results[0].seq, first.results[0].seq);
+  }
+  EXPECT_EQ(ledger_->size(), 21u);  // policy + one per round
+}
+
 TEST_F(IngestorTest, FullQueueRefusesWholeRequest) {
   Open(1ull << 30, /*capacity=*/3);
   std::vector<std::string> four;

@@ -32,6 +32,7 @@ namespace custody::testing {
 namespace {
 
 namespace json = boost::json;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace std::chrono_literals;
@@ -278,6 +279,67 @@ TEST_F(DaemonTest, RetriesAreDuplicatesAcrossRequestsFormatsAndRestarts) {
   HttpResult admin = c.Post("/v1/events", Event("dup-2"), "application/json", kAdminToken);
   EXPECT_FALSE(Json(admin).at("results").at(0).at("duplicate").as_bool());
   EXPECT_EQ(Json(c.Get("/v1/log")).at("size").to_number<uint64_t>(), 4u);
+}
+
+// A retry is the same event; an event_id reused for different content is a
+// second access under a used id, which must not be dropped as a "duplicate":
+// the whole request is refused (409) and nothing of it is appended.
+TEST_F(DaemonTest, AnEventIdReusedForDifferentContentIsAConflict) {
+  DaemonHarness d;
+  StartOrDie(d);
+  HttpClient c = d.Client();
+  HttpResult first = c.Post("/v1/events", Event("c-1"), "application/json", kProducerToken);
+  ASSERT_EQ(first.status, 200) << first.body;
+  const uint64_t seq = Json(first).at("results").at(0).at("seq").to_number<uint64_t>();
+  auto size = [&] { return Json(c.Get("/v1/log")).at("size").to_number<uint64_t>(); };
+  const uint64_t before = size();
+  auto pointers_and_messages = [](const HttpResult& r) {
+    std::vector<std::string> out;
+    auto v = schema::ParseJson(r.body);
+    if (!v.ok()) return out;
+    for (const auto& e : v->at("errors").as_array()) {
+      out.push_back(std::string(e.at("pointer").as_string()) + " " +
+                    std::string(e.at("message").as_string()));
+    }
+    return out;
+  };
+
+  // The same id, another subject: a single object.
+  HttpResult other = c.Post("/v1/events", Event("c-1", "user:2002"), "application/json",
+                            kProducerToken);
+  EXPECT_EQ(other.status, 409) << other.body;
+  EXPECT_EQ(other.header("content-type"), "application/problem+json");
+  EXPECT_EQ(Json(other).at("type").as_string(), "urn:custody:problem:event-id-conflict");
+  EXPECT_THAT(pointers_and_messages(other),
+              ElementsAre("/event_id event_id \"c-1\" was recorded at seq " +
+                          std::to_string(seq) + " with different content (custodyctl prove " +
+                          std::to_string(seq) + " shows it)"));
+  // In an array with a new event: refused whole, the new one is not appended.
+  HttpResult mixed = c.Post("/v1/events", "[" + Event("c-2") + "," + Event("c-1", "user:3") + "]",
+                            "application/json", kProducerToken);
+  EXPECT_EQ(mixed.status, 409) << mixed.body;
+  EXPECT_THAT(pointers_and_messages(mixed), ElementsAre(::testing::StartsWith("/1/event_id ")));
+  // Twice in one NDJSON request with different content.
+  HttpResult twice = c.Post("/v1/events", Event("c-3") + "\n" + Event("c-3", "user:4") + "\n",
+                            "application/x-ndjson", kProducerToken);
+  EXPECT_EQ(twice.status, 409) << twice.body;
+  EXPECT_THAT(pointers_and_messages(twice),
+              ElementsAre("/1/event_id event_id \"c-3\" is also the id of event 0 of this "
+                          "request, with different content"));
+  EXPECT_EQ(size(), before);
+
+  // The true retry still is one, and c-2 goes in once resent on its own.
+  HttpResult retry = c.Post("/v1/events", "[" + Event("c-1") + "," + Event("c-2") + "," +
+                                              Event("c-2") + "]",
+                            "application/json", kProducerToken);
+  ASSERT_EQ(retry.status, 200) << retry.body;
+  const json::array r = Json(retry).at("results").as_array();
+  EXPECT_TRUE(r[0].at("duplicate").as_bool());
+  EXPECT_EQ(r[0].at("seq").to_number<uint64_t>(), seq);
+  EXPECT_FALSE(r[1].at("duplicate").as_bool());
+  EXPECT_TRUE(r[2].at("duplicate").as_bool());
+  EXPECT_EQ(r[2].at("seq"), r[1].at("seq"));
+  EXPECT_EQ(size(), before + 1);
 }
 
 TEST_F(DaemonTest, EveryErrorIsProblemJson) {

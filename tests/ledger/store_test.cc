@@ -67,6 +67,31 @@ TEST(Ledger, AppendBatchAssignsSeqsAndSignsCheckpoint) {
   EXPECT_EQ(note3, a.checkpoint);
 }
 
+// The appender compares a retried event with the one recorded: a write
+// transaction reads committed entries and its own.
+TEST(Ledger, WriteTxnReadsCommittedAndItsOwnEntries) {
+  testing::ScopedTempDir dir;
+  auto ledger = OpenLedgerOrDie(dir.File("log"));
+  ASSERT_OK(ledger->AppendBatch(NoteBatch(0, 2)));
+  std::string committed;
+  {
+    ASSERT_OK_AND_ASSIGN(ReadView view, ledger->Read());
+    ASSERT_OK_AND_ASSIGN(std::string_view e1, view.Entry(1));
+    committed = std::string(e1);
+  }
+  auto r = ledger->Write([&](WriteTxn& txn) -> Status {
+    CUSTODY_ASSIGN_OR_RETURN(std::string_view e1, txn.Entry(1));
+    EXPECT_EQ(e1, committed);
+    CUSTODY_ASSIGN_OR_RETURN(uint64_t seq, txn.Append({"note", "t", {}, "{\"n\":2}", ""}));
+    const std::string appended(txn.last_entry());
+    CUSTODY_ASSIGN_OR_RETURN(std::string_view e2, txn.Entry(seq));
+    EXPECT_EQ(e2, appended);
+    EXPECT_TRUE(txn.Entry(3).status().IsNotFound());
+    return Status::Ok();
+  });
+  ASSERT_OK(r.status());
+}
+
 TEST(Ledger, ProofsFromStoreVerifyAtEverySize) {
   testing::ScopedTempDir dir;
   auto ledger = OpenLedgerOrDie(dir.File("log"));

@@ -65,6 +65,11 @@ struct DecodedEntry {
 // Corruption saying which rule failed.
 Result<DecodedEntry> DecodeEntry(std::string_view bytes);
 
+// Whether the entry `bytes` (canonical, as EncodeEntry writes it) has exactly
+// `body` (canonical JSON) as its body. Body is the first member in canonical
+// order, so this is a prefix comparison: no parse.
+bool EntryBodyIs(std::string_view bytes, std::string_view body);
+
 }  // namespace custody::ledger
 
 #endif  // CUSTODY_LEDGER_ENTRY_H_

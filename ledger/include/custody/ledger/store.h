@@ -164,6 +164,10 @@ class WriteTxn {
   std::string_view last_entry() const { return last_entry_; }
   // Entries in the log including those appended so far in this transaction.
   uint64_t size() const;
+  // The bytes of entry `seq` (< size()), committed or appended in this
+  // transaction; valid until the next Append/Put/Delete. NotFound beyond
+  // the end.
+  Result<std::string_view> Entry(uint64_t seq);
 
   Status Put(Table table, std::string_view key, std::string_view value);
   Status Delete(Table table, std::string_view key);  // NotFound if absent
