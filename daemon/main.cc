@@ -50,7 +50,13 @@ int main(int argc, char** argv) {
       "approvals.json");
   cli.add_flag("--print-default-config", print_default,
                "print a commented default config and exit");
-  CLI11_PARSE(cli, argc, argv);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a ParseError that exits 0; every usage error exits 2, as a
+    // bad config does (CLI11's own codes are 100+).
+    return cli.exit(e) == 0 ? 0 : 2;
+  }
 
   // Operational log to stderr; journald adds its own timestamps.
   auto logger = spdlog::stderr_logger_mt("custodyd");
@@ -81,6 +87,7 @@ int main(int argc, char** argv) {
   cd::AppOptions options;
   options.config = std::move(config).value();
   options.config_path = config_path;
+  options.overrides = overrides;
   options.port_file = port_file;
   auto app = cd::App::Start(std::move(options));
   if (!app.ok()) return spdlog::critical("cannot start: {}", app.status().ToString()), 1;

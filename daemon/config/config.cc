@@ -643,6 +643,12 @@ Status Validate(const Config& config) {
                       "characters)");
   }
   for (size_t i = 0; i < config.tokens.size(); ++i) {
+    // The ledger names custodyd itself as the producer of its own entries
+    // (policy records); a token of that name could append in its name.
+    if (config.tokens[i].name == "custodyd") {
+      add("token[" + std::to_string(i) + "].name",
+          "\"custodyd\" is reserved for the entries custodyd writes itself; pick another name");
+    }
     for (size_t j = 0; j < i; ++j) {
       if (config.tokens[i].name == config.tokens[j].name) {
         add("token[" + std::to_string(i) + "].name",

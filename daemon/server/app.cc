@@ -113,6 +113,23 @@ class DataDirLock {
   int fd_ = -1;
 };
 
+// A reload re-reads tokens and the policy; say so when the file changed a
+// setting that only a restart applies, rather than leave the operator to
+// believe it took effect.
+void WarnAboutRestartOnlySettings(const Config& running, const Config& reread) {
+  auto warn = [](std::string_view key, const std::string& now, const std::string& file) {
+    if (now != file) {
+      spdlog::warn("reload: {} changed to \"{}\" in the config; restart custodyd to apply it "
+                   "(still \"{}\")",
+                   key, file, now);
+    }
+  };
+  warn("listen", running.listen.ToString(), reread.listen.ToString());
+  warn("unix_socket", running.unix_socket, reread.unix_socket);
+  warn("data_dir", running.data_dir, reread.data_dir);
+  warn("origin", running.origin, reread.origin);
+}
+
 // Writes "<port>\n" atomically (write a temporary file, then rename), so a
 // reader polling for the file never sees it half-written.
 Status WritePortFile(const std::string& path, uint16_t port) {
@@ -430,7 +447,8 @@ Status App::Reload() {
   }
   auto config = LoadConfig(impl_->options.config_path);
   if (config.ok()) {
-    Status st = Validate(*config);
+    Status st = ApplyOverrides(impl_->options.overrides, &*config);
+    if (st.ok()) st = Validate(*config);
     if (!st.ok()) config = st;
   }
   if (!config.ok()) {
@@ -438,6 +456,7 @@ Status App::Reload() {
                   config.status().message());
     return config.status();
   }
+  WarnAboutRestartOnlySettings(impl_->options.config, *config);
   const size_t n = config->tokens.size();
   impl_->auth->Replace(std::move(config->tokens));
   spdlog::info("reload: {} token(s) in force", n);

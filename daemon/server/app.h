@@ -47,6 +47,7 @@ using DeciderFactory =
 struct AppOptions {
   Config config;                   // Validate()d, overrides applied
   std::string config_path;         // re-read by Reload(); empty: Reload() keeps the tokens
+  ConfigOverrides overrides;       // the command line's, applied again by Reload()
   std::string port_file;           // when set, "<port>\n" is written here once listening
   schema::Clock* clock = nullptr;  // null: the system clock
   DeciderFactory make_decider;     // null: DefaultDecider

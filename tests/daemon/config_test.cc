@@ -316,6 +316,17 @@ TEST(Config, DedupKeyFieldsMustBeAlertFields) {
   EXPECT_EQ(good->alerts.dedup.key, (std::vector<std::string>{"actor", "target_system"}));
 }
 
+TEST(Config, TokenNameCustodydIsReserved) {
+  auto c = ParseConfig(std::string("data_dir = \"/d\"\norigin = \"o\"\n[[token]]\nname = \"custodyd\"\n"
+                                   "role = \"producer\"\nsha256 = \"") +
+                           std::string(64, 'a') + "\"\n",
+                       "r.toml");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Status st = Validate(*c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(st.message(), HasSubstr("token[0].name: \"custodyd\" is reserved"));
+}
+
 TEST(Config, RoleNamesRoundTrip) {
   for (Role r : {Role::kProducer, Role::kReader, Role::kAdmin}) {
     EXPECT_EQ(ParseRole(RoleName(r)), r);

@@ -560,6 +560,39 @@ TEST_F(DaemonTest, SighupReloadsTokens) {
   EXPECT_EQ(d.Stop(), 0);
 }
 
+// A reload applies the command line's --listen/--data-dir again (they are
+// not in the file), and says which file changes need a restart.
+TEST_F(DaemonTest, SighupKeepsTheCommandLineOverridesAndNamesRestartOnlyChanges) {
+  DaemonOptions o;
+  DaemonHarness d(o);
+  const std::string flagged = d.dir() + "/flagged-data";
+  d.options().extra_args = {"--data-dir", flagged};
+  StartOrDie(d);
+  HttpClient c = d.Client();
+  d.options().tokens.push_back({"late", "reader", "tok-late-reader"});
+  d.WriteConfig();
+  ASSERT_TRUE(d.Signal(SIGHUP));
+  bool reloaded = false;
+  for (int i = 0; i < 200 && !reloaded; ++i) {
+    reloaded = c.Get("/v1/events", "tok-late-reader").status == 200;
+    if (!reloaded) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(reloaded) << d.Log();
+  EXPECT_THAT(d.Log(), Not(HasSubstr("restart custodyd to apply"))) << d.Log();
+
+  d.options().origin = "custody.test/renamed";
+  d.WriteConfig();
+  ASSERT_TRUE(d.Signal(SIGHUP));
+  bool warned = false;
+  for (int i = 0; i < 200 && !warned; ++i) {
+    warned = d.Log().find("origin changed to \"custody.test/renamed\"") != std::string::npos;
+    if (!warned) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(warned) << d.Log();
+  EXPECT_EQ(Json(c.Get("/v1/log")).at("origin").as_string(), "custody.test/log");
+  EXPECT_EQ(d.Stop(), 0);
+}
+
 TEST_F(DaemonTest, NotifiesSystemdReadyWatchdogAndStopping) {
   DaemonOptions o;
   ScopedTempDir scratch;
@@ -789,6 +822,16 @@ TEST_F(DaemonTest, BadConfigExitsWithAClearMessage) {
   EXPECT_THAT(d.last_error(), HasSubstr("status 512"));  // exit code 2
   EXPECT_THAT(d.Log(), HasSubstr(d.config_path() + ":"));
   EXPECT_THAT(d.Log(), HasSubstr("http.io_thread: unknown key; did you mean 'io_threads'?"));
+}
+
+// Usage errors exit 2 like a bad config (not CLI11's 100+ codes).
+TEST_F(DaemonTest, UnknownFlagExitsTwo) {
+  DaemonOptions o;
+  o.extra_args = {"--no-such-flag"};
+  DaemonHarness d(o);
+  EXPECT_FALSE(d.Start(10s));
+  EXPECT_THAT(d.last_error(), HasSubstr("status 512"));  // exit code 2
+  EXPECT_THAT(d.Log(), HasSubstr("--no-such-flag"));
 }
 
 TEST_F(DaemonTest, PrintDefaultConfigMatchesTheShippedExample) {
