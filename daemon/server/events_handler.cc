@@ -130,7 +130,7 @@ void HandlePostEvents(Request&& req, Services& s, Completion done) {
     CountReject(s, RejectReason::kInvalidRequest);
     Problem p;
     p.status = http::status::bad_request;
-    p.slug = "invalid-event";
+    p.slug = batch.malformed ? "malformed-request" : "invalid-event";
     p.detail = batch.errors.size() == 1 ? batch.errors.front().message + "; nothing was appended"
                                         : std::to_string(batch.errors.size()) +
                                               " problems in the request body; nothing was appended";

@@ -871,6 +871,7 @@ ParsedBatch ParseEventBatch(std::string_view body, bool ndjson, size_t max_event
   };
   if (IsBlank(body)) {
     whole_body_error(Cat({"empty body; expected ", kBatchShapes}));
+    out.malformed = !ndjson;
     return out;
   }
   // Every parsed value lives in one arena freed on return: no per-node
@@ -886,6 +887,7 @@ ParsedBatch ParseEventBatch(std::string_view body, bool ndjson, size_t max_event
     const size_t consumed = parser.write(body.data(), body.size(), ec);
     if (ec) {
       whole_body_error(JsonSyntaxError(consumed, ec, false));
+      out.malformed = true;
       return out;
     }
     const json::value v = parser.release();

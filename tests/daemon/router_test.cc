@@ -187,8 +187,9 @@ TEST_F(RouterTest, InvalidEventsGive400WithAPointerPerError) {
 }
 
 TEST_F(RouterTest, MalformedJsonAndEmptyBodyAre400) {
-  Problem(Post("{not json"), 400, "invalid-event");
-  Problem(Post(""), 400, "invalid-event");
+  // api.md: a body that is not JSON is malformed-request, not invalid-event.
+  Problem(Post("{not json"), 400, "malformed-request");
+  Problem(Post(""), 400, "malformed-request");
 }
 
 TEST_F(RouterTest, TooManyEventsInOneRequestIs400) {

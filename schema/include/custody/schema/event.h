@@ -220,6 +220,9 @@ std::optional<Event> ParseEvent(const boost::json::value& json, std::vector<Fiel
 struct ParsedBatch {
   std::vector<Event> events;       // in body order; empty whenever errors is not
   std::vector<FieldError> errors;  // at most kMaxBatchErrors + 1
+  // The body (application/json) is not JSON at all, rather than JSON that
+  // is not a valid event: HTTP's malformed-request, not invalid-event.
+  bool malformed = false;
   bool ok() const { return errors.empty(); }
 };
 
