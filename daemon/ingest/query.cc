@@ -187,6 +187,11 @@ Result<EventPage> QueryEvents(ledger::Ledger& ledger, const Tables& tables,
   return page;
 }
 
+bool IsAlertCursor(std::string_view cursor) {
+  auto raw = schema::HexDecode(cursor);
+  return raw.ok() && raw->size() == 12;
+}
+
 Result<AlertPage> QueryAlerts(ledger::Ledger& ledger, const Tables& tables,
                               const AlertQuery& query) {
   if (query.limit == 0 || query.limit > kMaxLimit) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "custody/ledger/store.h"
@@ -58,6 +59,10 @@ struct AlertPage {
   std::vector<std::string> alerts;
   std::optional<std::string> next_cursor;
 };
+
+// Whether `cursor` has the shape of an AlertPage::next_cursor (the HTTP
+// layer names the parameter when it does not).
+bool IsAlertCursor(std::string_view cursor);
 
 Result<AlertPage> QueryAlerts(ledger::Ledger& ledger, const Tables& tables,
                               const AlertQuery& query);

@@ -127,6 +127,10 @@ void HandleAlerts(const Request& req, Services& s, Completion& done) {
   params->String("rule", &q.rule, &errors);
   Limit(*params, &q.limit, &errors);
   params->String("cursor", &q.cursor, &errors);
+  if (q.cursor && !IsAlertCursor(*q.cursor)) {
+    errors.push_back({"", "cursor",
+                      "\"" + q.cursor->substr(0, 64) + "\" is not a next_cursor value from this API"});
+  }
   bool follow = false;
   params->Bool("follow", &follow, &errors);
   std::optional<uint64_t> after_seq;

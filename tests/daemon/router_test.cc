@@ -462,6 +462,8 @@ TEST_F(RouterTest, AlertsListAndFollow) {
   EXPECT_TRUE(Json(list).at("alerts").as_array().empty());
   Problem(Get("/v1/alerts?min_severity=extreme", kReader), 400, "invalid-request");
   Problem(Get("/v1/alerts?after_seq=3", kReader), 400, "invalid-request");
+  json::object bad_cursor = Problem(Get("/v1/alerts?cursor=zz", kReader), 400, "invalid-request");
+  EXPECT_EQ(bad_cursor.at("errors").as_array()[0].at("parameter").as_string(), "cursor");
   Problem(Get("/v1/alerts?follow=1", kReader), 501, "not-implemented");
 
   ASSERT_EQ(Post(Event("f-1")).result_int(), 200u);
