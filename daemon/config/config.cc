@@ -1,5 +1,6 @@
 #include "daemon/config/config.h"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -426,6 +427,16 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
     return Status::InvalidArgument(
         "\"" + std::string(text) +
         "\": missing host (use 127.0.0.1 for loopback, 0.0.0.0 for all)");
+  }
+  // Checked here, not when binding: a bad address must fail before the data
+  // dir is created, and name the file and line.
+  const std::string host_text(host);
+  unsigned char addr[16];
+  if (host_text != "localhost" && ::inet_pton(AF_INET, host_text.c_str(), addr) != 1 &&
+      ::inet_pton(AF_INET6, host_text.c_str(), addr) != 1) {
+    return Status::InvalidArgument("\"" + std::string(text) + "\": \"" + host_text +
+                                   "\" is not a numeric IP address (or localhost); e.g. "
+                                   "127.0.0.1 for loopback, 0.0.0.0 for all");
   }
   unsigned value = 0;
   auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);

@@ -327,6 +327,21 @@ TEST(Config, TokenNameCustodydIsReserved) {
   EXPECT_THAT(st.message(), HasSubstr("token[0].name: \"custodyd\" is reserved"));
 }
 
+// Checked at parse time (with file:line), not when binding after the data
+// dir was created.
+TEST(Config, ListenHostMustBeANumericAddress) {
+  for (const char* bad : {"256.1.1.1:80", "example.invalid:1"}) {
+    auto c = ParseConfig(std::string("listen = \"") + bad + "\"\n", "l.toml");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_THAT(c.status().message(), HasSubstr("l.toml:1:10: listen: \"" + std::string(bad)));
+    EXPECT_THAT(c.status().message(), HasSubstr("is not a numeric IP address"));
+  }
+  for (const char* good : {"127.0.0.1:1", "[::1]:7411", "localhost:7411", "0.0.0.0:0"}) {
+    EXPECT_TRUE(ParseListenAddress(good).ok()) << good;
+  }
+  EXPECT_FALSE(ParseListenAddress("256.0.0.1:1").ok());
+}
+
 TEST(Config, RoleNamesRoundTrip) {
   for (Role r : {Role::kProducer, Role::kReader, Role::kAdmin}) {
     EXPECT_EQ(ParseRole(RoleName(r)), r);
