@@ -13,6 +13,10 @@
 
 namespace custody::daemon {
 
+// Long enough to span the gaps of a steady load, short enough that an idle
+// daemon keeps its key inaccessible nearly all the time.
+constexpr auto kKeySealAfterIdle = std::chrono::milliseconds(200);
+
 struct Ingestor::Request {
   enum class Type { kEvents, kRecord, kPolicy };
   Type type = Type::kEvents;
@@ -249,10 +253,20 @@ bool Ingestor::accepting() const {
 
 void Ingestor::Run() {
   std::vector<std::unique_ptr<Request>> batch;
+  // Readable signing key while commits follow each other (keys.h: each
+  // re-protection flushes every core's TLB); sealed after kKeySealAfterIdle
+  // without work.
+  ledger::SigningKey::ReadableHold key_hold;
+  const auto has_work = [&] { return !queue_.empty() || stop_; };
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !queue_.empty() || stop_; });
+      if (key_hold && !cv_.wait_for(lock, kKeySealAfterIdle, has_work)) {
+        lock.unlock();
+        key_hold = {};
+        lock.lock();
+      }
+      cv_.wait(lock, has_work);
       if (queue_.empty()) return;  // stop_ and drained
       size_t taken = 0;
       while (!queue_.empty() && (taken == 0 || taken + queue_.front()->weight() <=
@@ -264,6 +278,7 @@ void Ingestor::Run() {
       queued_events_ -= taken;
       queue_depth_->Set(static_cast<int64_t>(queued_events_));
     }
+    if (!key_hold) key_hold = ledger_->KeepSigningKeyReadable();
     CommitBatch(batch);
     batch.clear();
   }

@@ -435,6 +435,23 @@ Status SigningKey::Save(const std::string& path) const {
   return SyncDirectoryOf(path);
 }
 
+struct SigningKey::ReadableHold::Reader {
+  explicit Reader(Secret& s) : reader(s) {}
+  Secret::Reader reader;
+};
+
+SigningKey::ReadableHold::ReadableHold() = default;
+SigningKey::ReadableHold::ReadableHold(ReadableHold&&) noexcept = default;
+SigningKey::ReadableHold& SigningKey::ReadableHold::operator=(ReadableHold&&) noexcept = default;
+SigningKey::ReadableHold::~ReadableHold() = default;
+
+SigningKey::ReadableHold SigningKey::KeepReadable() const {
+  if (secret_ == nullptr) Die("KeepReadable on a moved-from SigningKey");
+  ReadableHold hold;
+  hold.reader_ = std::make_unique<ReadableHold::Reader>(*secret_);
+  return hold;
+}
+
 Signature SigningKey::Sign(std::string_view message) const {
   if (secret_ == nullptr) Die("Sign on a moved-from SigningKey");
   Signature sig;

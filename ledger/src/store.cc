@@ -893,6 +893,9 @@ Hash Ledger::LatestRoot() const {
 
 const std::string& Ledger::origin() const { return impl_->origin; }
 const VerifierKey& Ledger::verifier_key() const { return impl_->verifier; }
+SigningKey::ReadableHold Ledger::KeepSigningKeyReadable() const {
+  return impl_->key ? impl_->key->KeepReadable() : SigningKey::ReadableHold();
+}
 const std::string& Ledger::dir() const { return impl_->options.dir; }
 uint64_t Ledger::map_size() const { return impl_->map_size.load(); }
 

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -137,6 +139,39 @@ TEST(SigningKey, MovedKeyStillSigns) {
   c = std::move(b);
   EXPECT_EQ(c.verifier(), v);
   EXPECT_TRUE(v.Verify("y", c.Sign("y")));
+}
+
+// Anonymous read-only mappings of this process: the key page is one of them
+// exactly while it is readable (sodium_malloc puts it between guard pages).
+int ReadOnlyAnonymousMappings() {
+  std::ifstream maps("/proc/self/maps");
+  int n = 0;
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream fields(line);
+    std::string range, perms, offset, dev, inode, path;
+    fields >> range >> perms >> offset >> dev >> inode >> path;
+    if (perms == "r--p" && inode == "0" && path.empty()) ++n;
+  }
+  return n;
+}
+
+TEST(SigningKey, ReadableHoldKeepsTheKeyReadableUntilDropped) {
+  ASSERT_OK_AND_ASSIGN(SigningKey key, SigningKey::Generate("hold"));
+  const int sealed = ReadOnlyAnonymousMappings();
+  {
+    SigningKey::ReadableHold hold = key.KeepReadable();
+    EXPECT_TRUE(static_cast<bool>(hold));
+    EXPECT_EQ(ReadOnlyAnonymousMappings(), sealed + 1);
+    // Signing inside the hold leaves the key readable.
+    EXPECT_TRUE(key.verifier().Verify("m", key.Sign("m")));
+    EXPECT_EQ(ReadOnlyAnonymousMappings(), sealed + 1);
+    SigningKey::ReadableHold moved = std::move(hold);
+    EXPECT_FALSE(static_cast<bool>(hold));
+    EXPECT_EQ(ReadOnlyAnonymousMappings(), sealed + 1);
+  }
+  EXPECT_EQ(ReadOnlyAnonymousMappings(), sealed);  // PROT_NONE again
+  EXPECT_TRUE(key.verifier().Verify("n", key.Sign("n")));
+  EXPECT_EQ(ReadOnlyAnonymousMappings(), sealed);
 }
 
 TEST(VerifierKey, StringRoundTrip) {

@@ -215,6 +215,11 @@ class Ledger {
   // Write() appending each entry of `batch` in order.
   Result<CommitInfo> AppendBatch(std::span<const PendingEntry> batch);
 
+  // Keeps the signing key readable between commits while the hold lives
+  // (SigningKey::ReadableHold): for a writer in a burst of commits; drop it
+  // when idle. The Ledger must outlive it. Empty for a read-only ledger.
+  SigningKey::ReadableHold KeepSigningKeyReadable() const;
+
   // A consistent read snapshot.
   Result<ReadView> Read();
 
