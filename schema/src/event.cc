@@ -263,6 +263,10 @@ class Validator {
         errors_(errors),
         max_errors_(max_errors) {}
 
+  // The values come straight from the parser (ParseEventBatch), so object
+  // capacities tell repeated member names (Object()).
+  void set_fresh_parse() { fresh_parse_ = true; }
+
   // Fills `*e` (a default Event) from `v`. False when anything was wrong;
   // `*e` then holds partial data and must be discarded.
   bool Run(const json::value& v, Event* e);
@@ -336,9 +340,20 @@ class Validator {
   void Walk(const json::object& o, const std::array<Field, N>& fields, OnField&& on_field);
 
   const json::object* Object(const json::value& v, std::string_view expect) {
-    if (v.is_object()) return &v.get_object();
-    Expected(expect, v);
-    return nullptr;
+    if (!v.is_object()) {
+      Expected(expect, v);
+      return nullptr;
+    }
+    const json::object& o = v.get_object();
+    // Boost.JSON keeps the last of repeated member names; another parser
+    // may keep the first, so the record would read differently to different
+    // readers. The parser sizes an object for every member it read, so a
+    // freshly parsed object with room to spare had a name twice (Boost 1.81;
+    // ParseEventBatchRejectsRepeatedMemberNames guards the assumption).
+    if (fresh_parse_ && o.capacity() > o.size()) {
+      Error("a member name appears more than once in this object; send each member once");
+    }
+    return &o;
   }
   const json::string* String(const json::value& v, std::string_view expect) {
     if (v.is_string()) return &v.get_string();
@@ -372,6 +387,7 @@ class Validator {
   size_t depth_ = 0;
   std::vector<FieldError>* errors_;
   size_t max_errors_;
+  bool fresh_parse_ = false;
   bool failed_ = false;
   bool dropped_ = false;
 };
@@ -816,6 +832,7 @@ std::string JsonSyntaxError(size_t consumed, const boost::system::error_code& ec
 bool AddEvent(const json::value& v, std::string_view pointer_prefix,
               std::string_view message_prefix, ParsedBatch* out) {
   Validator validator(pointer_prefix, message_prefix, &out->errors, kMaxBatchErrors);
+  validator.set_fresh_parse();
   Event& e = out->events.emplace_back();  // parsed in place: events are large
   if (!validator.Run(v, &e) || !out->errors.empty()) out->events.pop_back();
   return validator.dropped();

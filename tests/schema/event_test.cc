@@ -581,6 +581,29 @@ TEST(ParseEventBatch, SingleObject) {
   EXPECT_THAT(Pointers(b.errors), ElementsAre("/actor/country"));
 }
 
+// {"event_id":"a","event_id":"b"} is valid JSON that parsers read
+// differently (first or last wins): evidence must read one way only.
+TEST(ParseEventBatchRejectsRepeatedMemberNames, InTheEventAndInNestedObjects) {
+  const std::string line = Line("dk1");
+  const std::string top = "{\"event_id\":\"dk0\"," + line.substr(1);
+  ParsedBatch b = ParseEventBatch(top, false, 10);
+  EXPECT_TRUE(b.events.empty());
+  ASSERT_EQ(b.errors.size(), 1u) << Dump(b.errors);
+  EXPECT_EQ(b.errors[0].pointer, "");
+  EXPECT_THAT(b.errors[0].message, HasSubstr("member name appears more than once"));
+
+  std::string nested = line;
+  nested.replace(nested.find("\"country\":\"US\""), 14, "\"country\":\"US\",\"country\":\"CN\"");
+  b = ParseEventBatch("[" + line + "," + nested + "]", false, 10);
+  EXPECT_TRUE(b.events.empty());
+  EXPECT_THAT(Pointers(b.errors), ElementsAre("/1/actor")) << Dump(b.errors);
+  b = ParseEventBatch(line + "\n" + nested + "\n", true, 10);
+  EXPECT_THAT(Pointers(b.errors), ElementsAre("/1/actor")) << Dump(b.errors);
+  // Every member once: fine, in every shape.
+  EXPECT_TRUE(ParseEventBatch(line, false, 10).ok());
+  EXPECT_TRUE(ParseEventBatch("[" + line + "," + Line("dk2") + "]", false, 10).ok());
+}
+
 TEST(ParseEventBatch, ArrayPointersCarryTheIndex) {
   ParsedBatch b = ParseEventBatch("[" + Line("a") + "," + Line("b") + "]", false, 10);
   ASSERT_TRUE(b.ok()) << Dump(b.errors);
