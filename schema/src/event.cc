@@ -1,6 +1,7 @@
 #include "custody/schema/event.h"
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <cstdint>
 #include <utility>
@@ -486,6 +487,11 @@ bool Validator::Count(const json::value& v, int64_t* out) {
       Error(Cat({Num(v.get_uint64()), " is too large; expected ", kExpCount}));
       return false;
     case json::kind::double_:
+      // Integers beyond 64 bits parse as doubles too: say what is wrong with them.
+      if (std::fabs(v.get_double()) > static_cast<double>(kMaxSafeInteger)) {
+        Error(Cat({"number too large; expected ", kExpCount}));
+        return false;
+      }
       Error(Cat({"number with a fraction or exponent (such as 1.5, 1.0 or 1e3); expected ",
                  kExpCount, ", written without either"}));
       return false;

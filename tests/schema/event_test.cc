@@ -405,6 +405,12 @@ TEST(ParseEvent, RejectsBadCounts) {
               "9007199254740992 is too large; expected an integer from 0 to 9007199254740991");
     e = OnlyError(With(pointer, "18446744073709551615"));  // parsed as uint64
     EXPECT_THAT(e.message, HasSubstr("is too large"));
+    // Beyond 64 bits an integer parses as a double: still "too large", not
+    // "a fraction or exponent".
+    for (const char* huge : {"18446744073709551616", "1234567890123456789012345678"}) {
+      e = OnlyError(With(pointer, huge));
+      EXPECT_THAT(e.message, StartsWith("number too large; expected an integer")) << huge;
+    }
     e = OnlyError(With(pointer, "1e400"));  // beyond double range: still rejected
     EXPECT_EQ(e.pointer, pointer);
   }
