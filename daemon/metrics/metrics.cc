@@ -1,5 +1,6 @@
 #include "daemon/metrics/metrics.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <variant>
@@ -111,9 +112,11 @@ std::string FormatLabels(const Labels& labels, const std::string& extra_key = ""
 
 std::string Number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  // The shortest fixed-point text that reads back as the same double:
+  // le="0.0005", not le="0.00050000000000000001" or le="5e-04".
+  char buf[400];  // the largest double has 309 integer digits
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  return ec == std::errc() ? std::string(buf, end) : std::string("NaN");
 }
 
 }  // namespace

@@ -633,10 +633,11 @@ void Validator::ParseCategories(const json::value& v, std::vector<std::string>* 
 void Validator::ParseSubjects(const json::value& v, Event* e) {
   const json::object* o = Object(v, kExpSubjects);
   if (o == nullptr) return;
+  bool count_ok = false;
   Walk(*o, kSubjectsFields, [&](size_t i, const json::value& f) {
     switch (i) {
       case kSubjectsCount:
-        Count(f, &e->subject_count);
+        count_ok = Count(f, &e->subject_count);
         break;
       case kSubjectsJurisdictions:
         ParseJurisdictions(f, &e->jurisdictions);
@@ -646,6 +647,26 @@ void Validator::ParseSubjects(const json::value& v, Event* e) {
         break;
     }
   });
+  // The parts cannot exceed the whole: policy windows and jurisdiction
+  // rules count these numbers, and contradicting ones would be evidence
+  // that says two things. (The jurisdictions may add up to more than count:
+  // one subject can be under several, a resident of one country and a
+  // citizen of another.)
+  if (!count_ok) return;
+  for (const auto& [country, n] : e->jurisdictions) {
+    if (n > e->subject_count) {
+      Scope scope(this, "jurisdictions");
+      Scope member(this, country);
+      Error(Cat({std::to_string(n), " subjects in ", country, " but count is ",
+                 std::to_string(e->subject_count),
+                 "; no jurisdiction can have more subjects than the event has"}));
+    }
+  }
+  if (static_cast<int64_t>(e->subject_ids.size()) > e->subject_count) {
+    Scope scope(this, "ids");
+    Error(Cat({Num(e->subject_ids.size()), " subject ids but count is ",
+               std::to_string(e->subject_count), "; count must be at least the number of ids"}));
+  }
 }
 
 void Validator::ParseJurisdictions(const json::value& v, std::map<std::string, int64_t>* out) {

@@ -95,7 +95,7 @@ TEST(MatchJurisdictions, CountAboveZeroAndMin) {
   EXPECT_FALSE(Fires(*p, R"({"subjects":{"count":5,"jurisdictions":{"US":0,"CN":5}}})"));
   EXPECT_FALSE(Fires(*p, R"({"subjects":{"count":0,"jurisdictions":{}}})"));
   auto min = OneRule(R"(subjects.jurisdictions = { in = ["DE", "FR"], min = 100 })");
-  EXPECT_FALSE(Fires(*min, R"({"subjects":{"count":99,"jurisdictions":{"DE":99,"US":500}}})"));
+  EXPECT_FALSE(Fires(*min, R"({"subjects":{"count":599,"jurisdictions":{"DE":99,"US":500}}})"));
   EXPECT_TRUE(Fires(*min, R"({"subjects":{"count":100,"jurisdictions":{"DE":60,"FR":40}}})"));
   EXPECT_THAT(Reason(*min, R"({"subjects":{"count":100,"jurisdictions":{"DE":60,"FR":40}}})"),
               HasSubstr("subjects DE:60, FR:40 in [DE, FR] (at least 100)"));

@@ -810,6 +810,9 @@ TEST_F(DaemonTest, MetricsCountRequestsAndRejects) {
   EXPECT_THAT(m.body, HasSubstr("status=\"415\""));
   EXPECT_THAT(m.body, HasSubstr("custody_http_rejects_total{reason=\"unsupported_media_type\"} 1"));
   EXPECT_THAT(m.body, HasSubstr("custody_events_appended_total 1"));
+  // Bucket bounds in their shortest form (not 0.00050000000000000001).
+  EXPECT_THAT(m.body, HasSubstr("custody_commit_seconds_bucket{le=\"0.0005\"}"));
+  EXPECT_THAT(m.body, Not(HasSubstr("0000000001")));
   EXPECT_THAT(m.body, HasSubstr("custody_ledger_entries 2"));
   EXPECT_THAT(m.body, HasSubstr("custody_commit_seconds_bucket"));
 }

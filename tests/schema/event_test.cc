@@ -416,6 +416,20 @@ TEST(ParseEvent, RejectsBadCounts) {
   }
 }
 
+// The parts of subjects cannot exceed the whole.
+TEST(ParseEvent, SubjectPartsCannotExceedTheCount) {
+  FieldError e = OnlyError(With("/subjects", R"({"count":1,"jurisdictions":{"US":5}})"));
+  EXPECT_EQ(e.pointer, "/subjects/jurisdictions/US");
+  EXPECT_THAT(e.message, StartsWith("5 subjects in US but count is 1"));
+  e = OnlyError(With("/subjects", R"({"count":1,"jurisdictions":{"US":1},"ids":["a","b","c"]})"));
+  EXPECT_EQ(e.pointer, "/subjects/ids");
+  EXPECT_THAT(e.message, StartsWith("3 subject ids but count is 1"));
+  // Fewer is fine: jurisdictions or ids may be partly known; and one subject
+  // may be under several jurisdictions.
+  ParseOk(With("/subjects", R"({"count":4,"jurisdictions":{"US":1,"DE":2},"ids":["a"]})"));
+  ParseOk(With("/subjects", R"({"count":2,"jurisdictions":{"US":2,"DE":2}})"));
+}
+
 TEST(ParseEvent, ValidatesAndNormalisesCountryCodes) {
   const Event e = ParseOk(With("/target/country", "\"de\""));
   EXPECT_EQ(e.target.country, "DE");
@@ -503,10 +517,11 @@ TEST(ParseEvent, ValidatesStringsAndIds) {
   EXPECT_EQ(e.pointer, "/subjects/ids/0");
 
   json::value v = Json(kFull);
+  v.at("subjects").as_object()["count"] = static_cast<int64_t>(kMaxSubjectIds + 1);  // >= ids
   json::array& ids = v.at("subjects").at("ids").as_array();
   ids.clear();
   for (size_t i = 0; i < kMaxSubjectIds; ++i) ids.emplace_back("u");
-  EXPECT_TRUE(ErrorsOf(v).empty());
+  EXPECT_TRUE(ErrorsOf(v).empty()) << Dump(ErrorsOf(v));
   ids.emplace_back("u");
   e = OnlyError(v);
   EXPECT_EQ(e.pointer, "/subjects/ids");
