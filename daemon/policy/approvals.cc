@@ -217,7 +217,9 @@ void ParseScopeList(Checker& c, const ScopeField& f, const json::value& v, const
     }
     if (f.kind == ValueKind::kCountry) {
       if (!schema::IsCountryCode(s)) {
-        c.Error(ep, "\"" + s + "\" is not a country code; expected two letters such as \"US\"");
+        const std::string_view hint = schema::CountryCodeHint(s);
+        c.Error(ep, "\"" + s + "\" is not a country code; expected ISO 3166-1 alpha-2 such as \"US\"" +
+                        (hint.empty() ? std::string() : " (did you mean \"" + std::string(hint) + "\"?)"));
         ok = false;
         continue;
       }

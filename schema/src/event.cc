@@ -461,7 +461,10 @@ bool Validator::Country(const json::value& v, std::string* out) {
   if (s == nullptr) return false;
   const std::string_view sv = View(*s);
   if (!IsCountryCode(sv)) {
-    Error(Cat({Quote(sv), " is not a country code; expected ", kExpCountry}));
+    const std::string_view hint = CountryCodeHint(sv);
+    const std::string did_you_mean =
+        hint.empty() ? std::string() : Cat({" (did you mean \"", hint, "\"?)"});
+    Error(Cat({Quote(sv), " is not a country code; expected ", kExpCountry, did_you_mean}));
     return false;
   }
   *out = UpperCopy(sv);
@@ -893,9 +896,44 @@ std::optional<Outcome> ParseOutcome(std::string_view name) {
   return static_cast<Outcome>(i);
 }
 
+namespace {
+
+// ISO 3166-1 alpha-2, the officially assigned codes (249), and XK; sorted.
+constexpr std::string_view kCountryCodes[] = {
+    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
+    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
+    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
+    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
+    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
+    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
+    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
+    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
+    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
+    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
+    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
+    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
+    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
+    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
+    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
+    "VN", "VU", "WF", "WS", "XK", "YE", "YT", "ZA", "ZM", "ZW",
+};
+
+}  // namespace
+
 bool IsCountryCode(std::string_view s) {
-  auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
-  return s.size() == 2 && letter(s[0]) && letter(s[1]);
+  if (s.size() != 2) return false;
+  const char upper[2] = {static_cast<char>(std::toupper(static_cast<unsigned char>(s[0]))),
+                         static_cast<char>(std::toupper(static_cast<unsigned char>(s[1])))};
+  return std::binary_search(std::begin(kCountryCodes), std::end(kCountryCodes),
+                            std::string_view(upper, 2));
+}
+
+std::string_view CountryCodeHint(std::string_view s) {
+  if (s.size() != 2) return {};
+  const std::string upper = UpperCopy(s);
+  if (upper == "UK") return "GB";
+  if (upper == "EL") return "GR";
+  return {};
 }
 
 std::optional<Event> ParseEvent(const boost::json::value& json, std::vector<FieldError>* errors) {

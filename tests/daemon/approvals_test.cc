@@ -287,7 +287,7 @@ TEST(ApprovalMatch, AbsentScopeMembersRestrictNothing) {
   const Approval a = MustApproval(With("scope", "{}"));
   EXPECT_EQ(VerdictFor(a, R"({"time":"2026-03-01T00:00:00Z","actor":{"country":"KP"},
                           "data":{"categories":["gov_id.ssn"]},
-                          "subjects":{"count":1,"jurisdictions":{"ZZ":1}}})"),
+                          "subjects":{"count":1,"jurisdictions":{"AQ":1}}})"),
             "applied");
 }
 

@@ -1015,6 +1015,22 @@ TEST(Country, Shape) {
   EXPECT_FALSE(IsCountryCode(""));
 }
 
+// ISO 3166-1 alpha-2 as assigned: a typo or a made-up code is not a place a
+// policy can reason about.
+TEST(Country, OnlyAssignedCodes) {
+  for (const char* c : {"GB", "AD", "ZW", "XK", "gb", "Ie", "SS", "BQ"}) {
+    EXPECT_TRUE(IsCountryCode(c)) << c;
+  }
+  for (const char* c : {"UK", "EL", "ZZ", "XX", "AA", "EU", "QZ"}) {
+    EXPECT_FALSE(IsCountryCode(c)) << c;
+  }
+  EXPECT_EQ(CountryCodeHint("uk"), "GB");
+  EXPECT_EQ(CountryCodeHint("ZZ"), "");
+  FieldError e = OnlyError(With("/actor/country", "\"UK\""));
+  EXPECT_EQ(e.pointer, "/actor/country");
+  EXPECT_THAT(e.message, HasSubstr("(did you mean \"GB\"?)"));
+}
+
 TEST(Categories, PersonalPerScenariosReadme) {
   for (const char* c : {"contact.email", "gov_id.drivers_license", "location.precise",
                         "location.city", "financial.card", "health.diagnosis", "biometric.face",

@@ -140,8 +140,14 @@ inline constexpr std::array<std::string_view, 8> kTargetTypes = {
     "database", "table",        "bucket",      "file",
     "api",      "chat_channel", "export_file", "external_recipient"};
 
-// True when `s` is two ASCII letters (either case): the ISO 3166-1 alpha-2 shape.
+// True when `s` (either case) is an officially assigned ISO 3166-1 alpha-2
+// code (the 249 of the standard), or XK (Kosovo, user-assigned but what
+// everyone uses). A typo such as "UK" (GB) must not be recorded as a place
+// no policy knows.
 bool IsCountryCode(std::string_view s);
+// For a common non-ISO code, the one meant ("UK" -> "GB", "EL" -> "GR");
+// empty otherwise. For error messages.
+std::string_view CountryCodeHint(std::string_view s);
 
 // ---------------------------------------------------------------------------
 // The event.
