@@ -363,9 +363,13 @@ class RowBuffer {
 };
 
 // An event appended earlier in the open batch.
+// An event of the open batch, by idempotency key: appended (at `seq`), or,
+// while its request is being classified, `pending` at `index` in it.
 struct InBatch {
-  uint64_t seq;
-  const std::string* body;  // lives in its request
+  uint64_t seq = 0;
+  const std::string* body = nullptr;  // lives in its request
+  bool pending = false;
+  size_t index = 0;
 };
 
 // What an event of a request is with respect to the log.
@@ -383,26 +387,27 @@ constexpr size_t kMaxConflictsListed = 20;
 // same body (canonical JSON, so the same event in any format compares
 // equal); any that does not is added to *conflicts, and the caller appends
 // nothing of the request. Comparing costs nothing for new events: only
-// retries read the recorded entry.
+// retries read the recorded entry. New events enter `in_batch` as pending
+// (the caller sets their seq when it appends them); a refused request's are
+// taken out again.
 Status FindRetries(ledger::WriteTxn& txn, ledger::Table idempotency,
                    const std::vector<PreparedEvent>& events, const std::vector<std::string>& keys,
-                   const std::unordered_map<std::string_view, InBatch>& in_batch,
+                   std::unordered_map<std::string_view, InBatch>* in_batch,
                    std::vector<Retry>* retries, std::vector<EventConflict>* conflicts) {
   retries->assign(events.size(), Retry{});
-  std::unordered_map<std::string_view, size_t> in_request;  // only for multi-event requests
   for (size_t i = 0; i < events.size(); ++i) {
     const std::string_view key = keys[i];
     const std::string& body = events[i].body;
     bool same = true;
     uint64_t first_seq = 0;
-    if (auto it = in_batch.find(key); it != in_batch.end()) {
-      (*retries)[i] = {Retry::kRecorded, it->second.seq};
+    if (auto it = in_batch->find(key); it != in_batch->end()) {
+      if (it->second.pending) {  // earlier in this request: not appended yet
+        (*retries)[i] = {Retry::kEarlierInRequest, it->second.index};
+      } else {
+        (*retries)[i] = {Retry::kRecorded, it->second.seq};
+        first_seq = it->second.seq;
+      }
       same = *it->second.body == body;
-      first_seq = it->second.seq;
-    } else if (auto r = events.size() > 1 ? in_request.find(key) : in_request.end();
-               r != in_request.end()) {
-      (*retries)[i] = {Retry::kEarlierInRequest, r->second};
-      same = events[r->second].body == body;  // named by its index: not appended yet
     } else {
       CUSTODY_ASSIGN_OR_RETURN(auto stored, txn.Get(idempotency, key));
       if (stored) {
@@ -411,8 +416,8 @@ Status FindRetries(ledger::WriteTxn& txn, ledger::Table idempotency,
         CUSTODY_ASSIGN_OR_RETURN(std::string_view entry, txn.Entry(seq));
         same = ledger::EntryBodyIs(entry, body);
         first_seq = seq;
-      } else if (events.size() > 1) {
-        in_request.emplace(key, i);
+      } else {
+        in_batch->emplace(key, InBatch{0, &body, true, i});
       }
     }
     if (!same && conflicts->size() < kMaxConflictsListed) {
@@ -422,6 +427,11 @@ Status FindRetries(ledger::WriteTxn& txn, ledger::Table idempotency,
       c.seq = first_seq;
       if ((*retries)[i].kind == Retry::kEarlierInRequest) c.earlier_index = (*retries)[i].seq;
       conflicts->push_back(std::move(c));
+    }
+  }
+  if (!conflicts->empty()) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      if ((*retries)[i].kind == Retry::kNew) in_batch->erase(keys[i]);
     }
   }
   return Status::Ok();
@@ -509,7 +519,7 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
       }
       req->conflicts.clear();
       CUSTODY_RETURN_IF_ERROR(FindRetries(txn, tables_->idempotency, req->events,
-                                          req->idempotency_keys, in_batch, &retries,
+                                          req->idempotency_keys, &in_batch, &retries,
                                           &req->conflicts));
       if (!req->conflicts.empty()) continue;  // refused whole: nothing appended
       for (size_t i = 0; i < req->events.size(); ++i) {
@@ -545,7 +555,9 @@ void Ingestor::CommitBatch(std::vector<std::unique_ptr<Request>>& batch) {
             CUSTODY_RETURN_IF_ERROR(txn.Put(tables_->alerts, AlertKey(seq, i), text));
           }
         }
-        in_batch.emplace(key, InBatch{seq, &ev.body});
+        InBatch& slot = in_batch.find(key)->second;  // pending since FindRetries
+        slot.seq = seq;
+        slot.pending = false;
         req->receipts.push_back({ev.event.event_id, seq, false});
         ++appended;
       }
