@@ -131,9 +131,13 @@ void HandlePostEvents(Request&& req, Services& s, Completion done) {
     Problem p;
     p.status = http::status::bad_request;
     p.slug = batch.malformed ? "malformed-request" : "invalid-event";
-    p.detail = batch.errors.size() == 1 ? batch.errors.front().message + "; nothing was appended"
-                                        : std::to_string(batch.errors.size()) +
-                                              " problems in the request body; nothing was appended";
+    // Past kMaxBatchErrors the last item says the list was cut: count those listed.
+    const bool cut = batch.errors.size() > schema::kMaxBatchErrors;
+    p.detail = batch.errors.size() == 1
+                   ? batch.errors.front().message + "; nothing was appended"
+                   : (cut ? "more than " + std::to_string(schema::kMaxBatchErrors)
+                          : std::to_string(batch.errors.size())) +
+                         " problems in the request body; nothing was appended";
     p.errors.reserve(batch.errors.size());
     for (auto& e : batch.errors)
       p.errors.push_back({std::move(e.pointer), "", std::move(e.message)});

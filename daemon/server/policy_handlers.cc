@@ -235,13 +235,14 @@ void HandlePostApprovals(Request&& req, Services& s, Completion done) {
     }
   }
   if (!conflicts.empty()) {
+    // One conflict's message already says what to do.
     std::string detail = conflicts.size() == 1
-                             ? conflicts.front().message
-                             : std::to_string(conflicts.size()) + " approvals already exist";
-    return done.respond(ProblemResponse(
-        http::status::conflict, "conflict",
-        detail + "; nothing was recorded (approvals are immutable: revoke and use a new id)",
-        std::move(conflicts)));
+                             ? conflicts.front().message + "; nothing was recorded"
+                             : std::to_string(conflicts.size()) +
+                                   " approvals already exist; nothing was recorded (approvals "
+                                   "are immutable: revoke and use a new id)";
+    return done.respond(
+        ProblemResponse(http::status::conflict, "conflict", detail, std::move(conflicts)));
   }
 
   const bool no_policy = s.engine == nullptr;
@@ -410,8 +411,8 @@ Response HandleReloadPolicy(const Request& req, Services& s) {
     Problem p;
     p.status = http::status::unprocessable_entity;
     p.slug = "invalid-policy";
-    p.detail = "the policy was not reloaded; the one in force (sha256 " + previous +
-               ") stays: " + st.message();
+    // st says the reload was refused and the policy stays; add which one.
+    p.detail = st.message() + " (in force: sha256 " + previous + ")";
     for (const auto& d : diagnostics) {
       if (d.is_error()) p.errors.push_back({"", "", d.ToString()});
     }

@@ -192,6 +192,20 @@ TEST_F(RouterTest, MalformedJsonAndEmptyBodyAre400) {
   Problem(Post(""), 400, "malformed-request");
 }
 
+// Over 100 problems (10 events of 10 unknown fields and 7 missing ones):
+// the list stops at 100 (and says so); the detail must not claim 101.
+TEST_F(RouterTest, ManyBadEventsSayMoreThanTheListShows) {
+  std::string bad = "{";
+  for (int f = 0; f < 10; ++f) bad += std::string(f ? "," : "") + "\"x" + std::to_string(f) + "\":1";
+  bad += "}";
+  std::string body = "[";
+  for (int i = 0; i < 10; ++i) body += std::string(i ? "," : "") + bad;
+  body += "]";
+  json::object p = Problem(Post(body), 400, "invalid-event");
+  EXPECT_THAT(std::string(p.at("detail").as_string()),
+              HasSubstr("more than 100 problems in the request body"));
+}
+
 TEST_F(RouterTest, TooManyEventsInOneRequestIs400) {
   std::string body = "[";
   for (int i = 0; i < 11; ++i) body += (i ? "," : "") + Event("many-" + std::to_string(i));

@@ -308,6 +308,10 @@ TEST_F(PolicyApiTest, InvalidApprovalsAreRefusedWithPointersAndNothingIsRecorded
   EXPECT_EQ(LogSize(c), size + 1);
   r = c.Post("/v1/approvals", kApr100, "application/json", kAdminToken);
   EXPECT_THAT(ProblemPointers(r, 409, "conflict"), ElementsAre("/approval_id"));
+  // Said once: what exists, that nothing was recorded, what to do.
+  const std::string detail = Str(Json(r), "detail");
+  EXPECT_EQ(detail.find("immutable"), detail.rfind("immutable")) << detail;
+  EXPECT_THAT(detail, HasSubstr("nothing was recorded"));
   EXPECT_EQ(LogSize(c), size + 1);
   EXPECT_THAT(ApprovalIds(c), ElementsAre("APR-100"));
   EXPECT_EQ(d.Stop(), 0) << d.Log();
@@ -479,6 +483,9 @@ TEST_F(PolicyApiTest, ReloadWithABrokenPolicyKeepsTheOldOne) {
   EXPECT_EQ(Str(diag, "level"), "error");
   EXPECT_GT(diag.at("line").to_number<int64_t>(), 0);
   EXPECT_THAT(Str(problem.at("errors").as_array()[0], "message"), HasSubstr("policy.toml:"));
+  const std::string detail = Str(problem, "detail");
+  EXPECT_EQ(detail.find("stays"), detail.rfind("stays")) << detail;
+  EXPECT_THAT(detail, HasSubstr("(in force: sha256 " + sha + ")"));
   EXPECT_EQ(LogSize(c), size);
   ProblemPointers(c.Post("/v1/policy/reload", "", "application/json", kReaderToken), 403,
                   "forbidden");
