@@ -616,7 +616,18 @@ Result<Config> LoadConfig(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) return Status::IOError("reading config " + path + " failed");
-  return ParseConfig(text.str(), path);
+  CUSTODY_ASSIGN_OR_RETURN(Config config, ParseConfig(text.str(), path));
+  // Relative paths in a file mean relative to the file, not to whatever
+  // directory the daemon was started from (systemd starts it in /).
+  const std::filesystem::path base = std::filesystem::absolute(path).parent_path();
+  auto resolve = [&base](std::string* p) {
+    if (!p->empty() && std::filesystem::path(*p).is_relative()) *p = (base / *p).string();
+  };
+  resolve(&config.data_dir);
+  resolve(&config.policy);
+  resolve(&config.unix_socket);
+  for (alerts::SinkConfig& sink : config.alerts.sinks) resolve(&sink.path);
+  return config;
 }
 
 Status ApplyOverrides(const ConfigOverrides& overrides, Config* config) {

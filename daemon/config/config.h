@@ -125,6 +125,9 @@ struct Config {
 Result<Config> ParseConfig(std::string_view text, std::string_view source);
 
 // Reads and parses the file at `path` (NotFound / IOError when unreadable).
+// Relative data_dir, policy, unix_socket and file sink paths are made
+// absolute against the file's directory (flags such as --data-dir are
+// relative to the working directory, as on any command line).
 Result<Config> LoadConfig(const std::string& path);
 
 // Command-line overrides, applied after the file.

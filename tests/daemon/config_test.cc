@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "testing/status_matchers.h"
 #include "testing/temp_dir.h"
 
@@ -340,6 +342,25 @@ TEST(Config, ListenHostMustBeANumericAddress) {
     EXPECT_TRUE(ParseListenAddress(good).ok()) << good;
   }
   EXPECT_FALSE(ParseListenAddress("256.0.0.1:1").ok());
+}
+
+// systemd starts custodyd in /: "data" in /etc/custody/custodyd.toml must
+// mean /etc/custody/data, not /data.
+TEST(Config, RelativePathsInTheFileAreRelativeToTheFile) {
+  testing::ScopedTempDir dir;
+  std::filesystem::create_directories(dir.path() / "etc");
+  const std::string file = (dir.path() / "etc" / "c.toml").string();
+  testing::WriteFileOrDie(file, "data_dir = \"data\"\norigin = \"o\"\npolicy = \"p/b.toml\"\n"
+                                "unix_socket = \"/run/x.sock\"\n[[alert_sink]]\nname = \"f\"\n"
+                                "type = \"file\"\npath = \"alerts.ndjson\"\n");
+  auto c = LoadConfig(file);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const std::string etc = std::filesystem::absolute(dir.path() / "etc").string();
+  EXPECT_EQ(c->data_dir, etc + "/data");
+  EXPECT_EQ(c->policy, etc + "/p/b.toml");
+  EXPECT_EQ(c->unix_socket, "/run/x.sock");  // absolute: as written
+  ASSERT_EQ(c->alerts.sinks.size(), 1u);
+  EXPECT_EQ(c->alerts.sinks[0].path, etc + "/alerts.ndjson");
 }
 
 TEST(Config, RoleNamesRoundTrip) {
