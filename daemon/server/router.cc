@@ -200,6 +200,7 @@ Response NotFoundOrNotAllowed(const Request& req) {
     if (r.path != path) continue;
     if (!allow.empty()) allow += ", ";
     allow += std::string(http::to_string(r.method));
+    if (r.method == http::verb::get) allow += ", HEAD";
   }
   if (allow.empty()) {
     return ProblemResponse(http::status::not_found, "not-found",
@@ -455,7 +456,17 @@ Route ClassifyRoute(http::verb method, std::string_view target) {
 }
 
 void Handle(Request&& req, Services& services, Completion done) {
-  const Route route = ClassifyRoute(req.method(), req.target());
+  // HEAD is GET without the body (RFC 9110 9.3.2): same status and headers,
+  // Content-Length included; never a stream.
+  const bool head = req.method() == http::verb::head;
+  const Route route = ClassifyRoute(head ? http::verb::get : req.method(), req.target());
+  if (head) {
+    done.follow = nullptr;
+    done.respond = [inner = std::move(done.respond)](Response res) {
+      res.body().clear();  // Content-Length stays what GET would send
+      inner(std::move(res));
+    };
+  }
   if (services.http_metrics != nullptr) {
     done.respond = [metrics = services.http_metrics, route,
                     inner = std::move(done.respond)](Response res) {

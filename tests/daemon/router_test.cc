@@ -522,7 +522,7 @@ TEST_F(RouterTest, UnknownPathIs404AndWrongMethodIs405) {
   Problem(Get("/v2/events"), 404, "not-found");
   Response res = Call(Req(http::verb::delete_, "/v1/events", kAdmin));
   Problem(res, 405, "method-not-allowed");
-  EXPECT_EQ(res[http::field::allow], "POST, GET");
+  EXPECT_EQ(res[http::field::allow], "POST, GET, HEAD");
   Problem(Call(Req(http::verb::post, "/v1/log")), 405, "method-not-allowed");
 }
 

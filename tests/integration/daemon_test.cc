@@ -374,7 +374,7 @@ TEST_F(DaemonTest, EveryErrorIsProblemJson) {
   Problem(c.Get("/v1/nothing"), 404, "not-found");
   HttpResult not_allowed = c.Request("PUT", "/v1/checkpoint", "x");
   Problem(not_allowed, 405, "method-not-allowed");
-  EXPECT_EQ(not_allowed.header("allow"), "GET");
+  EXPECT_EQ(not_allowed.header("allow"), "GET, HEAD");
   Problem(c.Get("/v1/entries?start=zero"), 400, "invalid-request");
   Problem(c.Get("/v1/checkpoint?x=1"), 400, "invalid-request");
   Problem(c.Request("GET", "/healthz", "", {{"X-Big", std::string(3000, 'a')}}), 431,
@@ -695,6 +695,27 @@ TEST_F(DaemonTest, SlowHeadersTimeOutAndIdleConnectionsClose) {
   std::string first;
   EXPECT_TRUE(idle.ReadToClose(&first, 5s));  // served, then closed after 500 ms idle
   EXPECT_THAT(first, HasSubstr("HTTP/1.1 200"));
+}
+
+// HEAD: GET's status and headers (Content-Length included) without a body,
+// and the connection stays usable for the next request.
+TEST_F(DaemonTest, HeadAnswersLikeGetWithoutABody) {
+  DaemonHarness d;
+  StartOrDie(d);
+  const std::string log_body = d.Client().Get("/v1/log").body;
+  RawConnection conn(d.port());
+  ASSERT_TRUE(conn.Write("HEAD /v1/log HTTP/1.1\r\nHost: x\r\n\r\n"
+                         "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  std::string out;
+  EXPECT_TRUE(conn.ReadToClose(&out, 5s));
+  const size_t head_end = out.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << out;
+  const std::string head = out.substr(0, head_end);
+  EXPECT_THAT(head, ::testing::StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(head, HasSubstr("Content-Length: " + std::to_string(log_body.size())));
+  // Next comes the GET's answer, not a body.
+  EXPECT_THAT(out.substr(head_end + 4), ::testing::StartsWith("HTTP/1.1 200")) << out;
+  EXPECT_THAT(out, HasSubstr("{\"status\":\"ok\"}"));
 }
 
 TEST_F(DaemonTest, PipelinedRequestsAreAnsweredInOrderAndExpectContinueWorks) {
