@@ -63,21 +63,67 @@ void Router::RollbackBatch() {
   wrote_outbox_ = false;
 }
 
+std::string Router::DedupKey(const boost::json::object& alert, std::string_view severity) const {
+  std::string key;
+  if (const auto* rule = alert.if_contains("rule"); rule != nullptr && rule->is_string()) {
+    key = rule->as_string();
+  }
+  key += '\0';
+  key += severity;
+  for (const std::string& field : config_.dedup.key) {
+    key += '\0';
+    if (const auto* v = alert.if_contains(field); v != nullptr && v->is_string()) {
+      key += v->as_string();
+    }
+  }
+  return key;
+}
+
+Status Router::RestoreWindows(ledger::Ledger& ledger, schema::TimePoint now) {
+  if (config_.dedup.window_seconds == 0) return Status::Ok();
+  const int64_t window_us = int64_t{config_.dedup.window_seconds} * 1000000;
+  const int64_t now_us = schema::ToUnixMicros(now);
+  CUSTODY_ASSIGN_OR_RETURN(ledger::ReadView view, ledger.Read());
+  CUSTODY_ASSIGN_OR_RETURN(ledger::Cursor c, view.NewCursor(tables_->alerts));
+  size_t restored = 0;
+  CUSTODY_ASSIGN_OR_RETURN(bool found, c.SeekLast());
+  while (found) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(c.value(), ec);
+    const boost::json::object* a = ec ? nullptr : v.if_object();
+    const boost::json::value* received = a ? a->if_contains("received_at") : nullptr;
+    auto at = received && received->is_string()
+                  ? schema::ParseRfc3339(std::string_view(received->as_string()))
+                  : Result<schema::TimePoint>(Status::InvalidArgument("no received_at"));
+    if (at.ok()) {
+      const int64_t end_us = schema::ToUnixMicros(*at) + window_us;
+      if (end_us <= now_us) break;  // older ones closed earlier still
+      const auto* notified = a->if_contains("notified");
+      const auto* severity = a->if_contains("severity");
+      if (notified && notified->is_bool() && notified->as_bool() && severity &&
+          severity->is_string()) {
+        // Newest first: an older alert's window under the same key is the one
+        // this (notified, hence later) alert replaced.
+        if (windows_.try_emplace(DedupKey(*a, std::string_view(severity->as_string())),
+                                 Window{std::string(c.key()), end_us})
+                .second) {
+          ++restored;
+        }
+      }
+    }
+    CUSTODY_ASSIGN_OR_RETURN(found, c.Prev());
+  }
+  if (restored > 0) spdlog::info("alerts: {} dedup window(s) still open restored", restored);
+  return Status::Ok();
+}
+
 Status Router::Record(ledger::WriteTxn& txn, uint64_t seq, uint32_t index,
                       policy::Severity severity, boost::json::object alert, schema::TimePoint now) {
   const std::string key = AlertKey(seq, index);
   alert["alert_id"] = std::to_string(seq) + "-" + std::to_string(index);
   bool notify = true;
   if (config_.dedup.window_seconds > 0) {
-    std::string dedup_key(alert["rule"].as_string());
-    dedup_key += '\0';
-    dedup_key += policy::SeverityName(severity);
-    for (const std::string& field : config_.dedup.key) {
-      dedup_key += '\0';
-      if (const auto* v = alert.if_contains(field); v != nullptr && v->is_string()) {
-        dedup_key += v->as_string();
-      }
-    }
+    const std::string dedup_key = DedupKey(alert, policy::SeverityName(severity));
     const int64_t now_us = schema::ToUnixMicros(now);
     auto it = windows_.find(dedup_key);
     if (it != windows_.end() && now_us < it->second.window_end_us) {

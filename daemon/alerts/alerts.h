@@ -89,7 +89,16 @@ class Router {
   // Outbox rows written by the last committed batch (to wake dispatchers).
   bool wrote_outbox() const { return wrote_outbox_; }
 
+  // At start-up, before the first batch: rebuilds the dedup windows still
+  // open at `now` from the notified alerts the ledger holds (newest first,
+  // back to the first received more than a window before `now`), so that a
+  // restart does not notify again what a window had already covered.
+  Status RestoreWindows(ledger::Ledger& ledger, schema::TimePoint now);
+
  private:
+  // The dedup key of `alert` (its rule and severity, and config_.dedup.key fields).
+  std::string DedupKey(const boost::json::object& alert, std::string_view severity) const;
+
   struct Window {
     std::string first_alert_key;
     int64_t window_end_us = 0;

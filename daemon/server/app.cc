@@ -355,6 +355,8 @@ Result<std::unique_ptr<App>> App::Start(AppOptions options) {
   }
   CUSTODY_RETURN_IF_ERROR(alerts::ValidateAlertsConfig(alerts_config));
   impl->alert_router = std::make_unique<alerts::Router>(alerts_config, &impl->tables);
+  CUSTODY_RETURN_IF_ERROR(impl->alert_router->RestoreWindows(*impl->ledger, impl->clock->Now())
+                              .Annotate("restoring the alert dedup windows"));
   impl->alert_dispatcher = std::make_unique<alerts::Dispatcher>(impl->ledger.get(), &impl->tables,
                                                                 alerts_config, &impl->registry);
 

@@ -45,6 +45,8 @@ class AlertsTest : public ::testing::Test {
         a["rule"] = "r";
         a["actor"] = actor;
         a["seq"] = seq;
+        a["severity"] = policy::SeverityName(severity);  // as the ingestor's alerts have
+        a["received_at"] = schema::FormatRfc3339Micros(now);
         CUSTODY_RETURN_IF_ERROR(router.Record(txn, seq, 0, severity, a, now));
       }
       return Status::Ok();
@@ -154,6 +156,30 @@ TEST_F(AlertsTest, DedupNeverHidesAnAlertFromASinkTheFirstOneSkipped) {
   EXPECT_FALSE(Alert(2).at("notified").as_bool());
   EXPECT_EQ(Alert(2).at("suppressed_by").as_string(), "1-0");
   EXPECT_EQ(Outbox().size(), 1u);  // the critical one, for the high-only sink
+}
+
+// A restart inside a dedup window must not notify again what the window
+// covered: the new Router rebuilds the open windows from the ledger.
+TEST_F(AlertsTest, DedupWindowsSurviveARestart) {
+  AlertsConfig config;
+  config.sinks = {Sink("log", SinkType::kLog)};
+  config.dedup.window_seconds = 60;
+  const auto t0 = schema::SystemClock::Default()->Now();
+  {
+    Router before(config, &tables_);
+    RecordAlerts(before, 1, "bob", t0 - std::chrono::seconds(120));  // 0-0: closed long ago
+    RecordAlerts(before, 1, "alice", t0);                            // 1-0 notifies
+  }
+  Router after(config, &tables_);
+  ASSERT_OK(after.RestoreWindows(*ledger_, t0 + std::chrono::seconds(10)));
+  RecordAlerts(after, 1, "alice", t0 + std::chrono::seconds(20));  // 2-0: inside 1-0's window
+  RecordAlerts(after, 1, "bob", t0 + std::chrono::seconds(20));    // 3-0: bob's is closed
+  EXPECT_FALSE(Alert(2).at("notified").as_bool());
+  EXPECT_EQ(Alert(2).at("suppressed_by").as_string(), "1-0");
+  EXPECT_EQ(Alert(1).at("suppressed").as_int64(), 1);
+  EXPECT_TRUE(Alert(3).at("notified").as_bool());
+  RecordAlerts(after, 1, "alice", t0 + std::chrono::seconds(61));  // the window is over
+  EXPECT_TRUE(Alert(4).at("notified").as_bool());
 }
 
 TEST_F(AlertsTest, RollbackForgetsDedupWindowsOfTheFailedBatch) {
