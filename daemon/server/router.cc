@@ -15,10 +15,27 @@
 namespace custody::daemon {
 namespace internal {
 
+namespace {
+
+// An absolute-form target ("http://host:port/v1/log?x=1", which RFC 9112
+// 3.2.2 says a server must accept) as its origin form ("/v1/log?x=1").
+std::string_view OriginForm(std::string_view target) {
+  for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+    if (target.size() > scheme.size() && target.substr(0, scheme.size()) == scheme) {
+      const size_t slash = target.find_first_of("/?", scheme.size());
+      if (slash == std::string_view::npos) return "/";
+      return target[slash] == '/' ? target.substr(slash) : std::string_view("/");
+    }
+  }
+  return target;
+}
+
+}  // namespace
+
 std::optional<QueryParams> QueryParams::Parse(std::string_view target,
                                               std::initializer_list<std::string_view> allowed,
                                               std::vector<ProblemItem>* errors) {
-  auto url = boost::urls::parse_origin_form(target);
+  auto url = boost::urls::parse_origin_form(OriginForm(target));
   if (!url) {
     errors->push_back({"", "", "the request target is not a valid origin-form URI"});
     return std::nullopt;
@@ -191,7 +208,11 @@ constexpr RouteEntry kRoutes[] = {
     {"/readyz", http::verb::get, Route::kReadyz},
 };
 
-std::string_view PathOf(std::string_view target) { return target.substr(0, target.find('?')); }
+// The path of a request target, without the query.
+std::string_view PathOf(std::string_view target) {
+  target = internal::OriginForm(target);
+  return target.substr(0, target.find('?'));
+}
 
 Response NotFoundOrNotAllowed(const Request& req) {
   std::string_view path = PathOf(req.target());

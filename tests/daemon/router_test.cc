@@ -518,6 +518,14 @@ TEST_F(RouterTest, AlertsListAndFollow) {
   EXPECT_EQ(p.at("errors").as_array()[0].at("parameter").as_string(), "Last-Event-ID");
 }
 
+// RFC 9112 3.2.2: a server must accept the absolute form of a target.
+TEST_F(RouterTest, AbsoluteFormTargetsAreServed) {
+  EXPECT_EQ(Get("http://127.0.0.1:7411/v1/log").result_int(), 200u);
+  EXPECT_EQ(Get("http://127.0.0.1:7411/healthz").result_int(), 200u);
+  Problem(Get("http://127.0.0.1:7411/v1/entries?start=zero"), 400, "invalid-request");
+  Problem(Get("http://127.0.0.1:7411/v2/nothing"), 404, "not-found");
+}
+
 TEST_F(RouterTest, UnknownPathIs404AndWrongMethodIs405) {
   Problem(Get("/v2/events"), 404, "not-found");
   Response res = Call(Req(http::verb::delete_, "/v1/events", kAdmin));
