@@ -107,6 +107,20 @@ Result<uint64_t> CountEntries(MDB_txn* txn, MDB_dbi entries) {
   return uint64_t{last} + 1;
 }
 
+// Entry `seq` of a log of `size` entries as `txn` sees it (read or write).
+Result<std::string_view> EntryIn(MDB_txn* txn, MDB_dbi entries, uint64_t size, uint64_t seq) {
+  if (seq >= size) {
+    return Status::NotFound("no entry " + std::to_string(seq) + " (log size " +
+                            std::to_string(size) + ")");
+  }
+  const size_t key = seq;
+  MDB_val k = IntKey(&key), v;
+  int rc = mdb_get(txn, entries, &k, &v);
+  if (rc == MDB_NOTFOUND) return Status::Corruption("entry " + std::to_string(seq) + " is missing");
+  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "entry"));
+  return FromVal(v);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Ledger::Impl
@@ -533,16 +547,7 @@ Status WriteTxn::Delete(Table table, std::string_view key) {
 }
 
 Result<std::string_view> WriteTxn::Entry(uint64_t seq) {
-  if (seq >= size()) {
-    return Status::NotFound("no entry " + std::to_string(seq) + " (log size " +
-                            std::to_string(size()) + ")");
-  }
-  const size_t key = seq;
-  MDB_val k = IntKey(&key), v;
-  int rc = mdb_get(state_->txn.get(), state_->ledger->entries, &k, &v);
-  if (rc == MDB_NOTFOUND) return Status::Corruption("entry " + std::to_string(seq) + " is missing");
-  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "entry"));
-  return FromVal(v);
+  return EntryIn(state_->txn.get(), state_->ledger->entries, size(), seq);
 }
 
 Result<std::optional<std::string_view>> WriteTxn::Get(Table table, std::string_view key) {
@@ -610,14 +615,7 @@ ReadView::~ReadView() {
 }
 
 Result<std::string_view> ReadView::Entry(uint64_t seq) {
-  if (seq >= size_) return Status::NotFound("no entry " + std::to_string(seq) + " (log size " +
-                                            std::to_string(size_) + ")");
-  const size_t key = seq;
-  MDB_val k = IntKey(&key), v;
-  int rc = mdb_get(impl_->txn.get(), impl_->ledger->entries, &k, &v);
-  if (rc == MDB_NOTFOUND) return Status::Corruption("entry " + std::to_string(seq) + " is missing");
-  CUSTODY_RETURN_IF_ERROR(FromMdb(rc, "entry"));
-  return FromVal(v);
+  return EntryIn(impl_->txn.get(), impl_->ledger->entries, size_, seq);
 }
 
 Result<std::string_view> ReadView::CheckpointAt(uint64_t size) {

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -93,6 +94,15 @@ std::vector<std::string> Lines(const std::string& ndjson) {
 class DaemonTest : public ::testing::Test {
  protected:
   void StartOrDie(DaemonHarness& d) { ASSERT_TRUE(d.Start()) << d.last_error(); }
+
+  // Polls `done` every 10 ms for up to 2 s (a reload is asynchronous).
+  static bool Eventually(const std::function<bool()>& done) {
+    for (int i = 0; i < 200; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return done();
+  }
 
   // The log's verifier key, as GET /v1/log publishes it.
   static ledger::VerifierKey KeyOf(HttpClient& c) {
@@ -543,12 +553,8 @@ TEST_F(DaemonTest, SighupReloadsTokens) {
                         {"auditor", "reader", "tok-new-reader"}};
   d.WriteConfig();
   ASSERT_TRUE(d.Signal(SIGHUP));
-  bool reloaded = false;
-  for (int i = 0; i < 200 && !reloaded; ++i) {
-    reloaded = c.Get("/v1/events", "tok-new-reader").status == 200;
-    if (!reloaded) std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(reloaded) << d.Log();
+  EXPECT_TRUE(Eventually([&] { return c.Get("/v1/events", "tok-new-reader").status == 200; }))
+      << d.Log();
   Problem(c.Get("/v1/events", kReaderToken), 401, "unauthenticated");
 
   // A broken config keeps the tokens in force.
@@ -572,23 +578,16 @@ TEST_F(DaemonTest, SighupKeepsTheCommandLineOverridesAndNamesRestartOnlyChanges)
   d.options().tokens.push_back({"late", "reader", "tok-late-reader"});
   d.WriteConfig();
   ASSERT_TRUE(d.Signal(SIGHUP));
-  bool reloaded = false;
-  for (int i = 0; i < 200 && !reloaded; ++i) {
-    reloaded = c.Get("/v1/events", "tok-late-reader").status == 200;
-    if (!reloaded) std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(reloaded) << d.Log();
+  EXPECT_TRUE(Eventually([&] { return c.Get("/v1/events", "tok-late-reader").status == 200; }))
+      << d.Log();
   EXPECT_THAT(d.Log(), Not(HasSubstr("restart custodyd to apply"))) << d.Log();
 
   d.options().origin = "custody.test/renamed";
   d.WriteConfig();
   ASSERT_TRUE(d.Signal(SIGHUP));
-  bool warned = false;
-  for (int i = 0; i < 200 && !warned; ++i) {
-    warned = d.Log().find("origin changed to \"custody.test/renamed\"") != std::string::npos;
-    if (!warned) std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(warned) << d.Log();
+  EXPECT_TRUE(Eventually([&] {
+    return d.Log().find("origin changed to \"custody.test/renamed\"") != std::string::npos;
+  })) << d.Log();
   EXPECT_EQ(Json(c.Get("/v1/log")).at("origin").as_string(), "custody.test/log");
   EXPECT_EQ(d.Stop(), 0);
 }
